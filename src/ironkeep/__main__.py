@@ -1,0 +1,5 @@
+import sys
+
+from ironkeep.cli import main
+
+sys.exit(main())
