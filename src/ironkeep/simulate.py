@@ -1,0 +1,377 @@
+"""``ironkeep simulate``: the policy engine on JSON Lines, with no server and no database.
+
+:func:`decide` turns one request of the simulate format (``docs/simulate-format.md``) into a
+decision dict, or into ``{"error": {"code": ..., "message": ...}}`` when a policy
+(``MalformedPolicyDocument``) or the request itself (``InvalidInput``) is malformed.
+
+:func:`run_cli` streams a JSON Lines file (or stdin) through the engine and writes one line a
+request, in order. Speed matters there: a batch repeats the same few hundred policy sets many
+thousand times, so each distinct ``policies`` value is parsed and compiled once. The line is cut
+at its top-level ``"policies":`` member without parsing the policies at all (see
+:func:`_split_line`); lines that do not have that shape take the ordinary path.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ironkeep.errors import AWSError, InvalidInput, MalformedPolicyDocument
+
+if TYPE_CHECKING:
+    from ironkeep.engine import PolicySet, Request
+
+_REQUEST_KEYS = frozenset(
+    {"principal", "organization", "action", "resource", "resource_account", "context", "policies"}
+)
+_PRINCIPAL_KEYS = frozenset({"arn", "id", "tags", "service"})
+_POLICY_LISTS = ("identity", "session")
+_POLICY_SINGLES = ("permissions_boundary", "resource")
+_POLICY_LEVELS = ("scps", "rcps")
+_POLICY_KEYS = frozenset(_POLICY_LISTS + _POLICY_SINGLES + _POLICY_LEVELS)
+
+
+# -- one request ------------------------------------------------------------------------------
+
+
+def decide(obj: Any) -> dict[str, Any]:
+    """Decide one simulate-format request; malformed input gives an ``{"error": ...}`` dict."""
+    from ironkeep.engine import authorize
+
+    try:
+        request = build_request(obj)
+        policies = build_policy_set(obj.get("policies"))
+    except AWSError as exc:
+        return error_dict(exc)
+    return dict(authorize(request, policies).to_json())
+
+
+def error_dict(exc: AWSError) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message}}
+
+
+def build_request(obj: Any) -> Request:
+    """The engine's :class:`Request` from a request object (its ``policies`` member aside)."""
+    from ironkeep.engine import Principal, Request
+
+    if not isinstance(obj, Mapping):
+        raise InvalidInput("request: must be a JSON object")
+    unknown = sorted(k for k in obj if k not in _REQUEST_KEYS)
+    if unknown:
+        raise InvalidInput(f"request: unknown member {unknown[0]!r}")
+    p = obj.get("principal")
+    if not isinstance(p, Mapping):
+        raise InvalidInput("principal: must be a JSON object with 'arn' or 'service'")
+    bad = sorted(k for k in p if k not in _PRINCIPAL_KEYS)
+    if bad:
+        raise InvalidInput(f"principal: unknown member {bad[0]!r}")
+    arn, service = p.get("arn"), p.get("service")
+    if (arn is None) == (service is None):
+        raise InvalidInput("principal: give exactly one of 'arn' and 'service'")
+    if arn is not None and not _is_arn(arn):
+        raise InvalidInput(f"principal.arn: not an ARN: {_show(arn)}")
+    if service is not None and not (isinstance(service, str) and service):
+        raise InvalidInput("principal.service: must be a non-empty string")
+    principal = Principal(
+        arn=arn,
+        id=_opt_str(p.get("id"), "principal.id"),
+        tags=_tags(p.get("tags")),
+        service=service,
+    )
+    org = obj.get("organization")
+    if org is None:
+        management = None
+    elif isinstance(org, Mapping):
+        extra = sorted(k for k in org if k != "management_account")
+        if extra:
+            raise InvalidInput(f"organization: unknown member {extra[0]!r}")
+        management = _opt_str(org.get("management_account"), "organization.management_account")
+    else:
+        raise InvalidInput("organization: must be a JSON object or null")
+    action = obj.get("action")
+    if not isinstance(action, str) or not action:
+        raise InvalidInput("action: must be a non-empty string such as 's3:GetObject'")
+    resource = obj.get("resource", "*")
+    if not isinstance(resource, str) or not resource:
+        raise InvalidInput("resource: must be a non-empty string (an ARN or '*')")
+    return Request(
+        principal=principal,
+        action=action,
+        resource=resource,
+        resource_account=_opt_str(obj.get("resource_account"), "resource_account"),
+        context=_context(obj.get("context")),
+        management_account=management,
+    )
+
+
+def build_policy_set(pol: Any) -> PolicySet:
+    """The engine's compiled :class:`PolicySet` from a request's ``policies`` member."""
+    from ironkeep.engine import compile_policy_set
+
+    if pol is None:
+        pol = {}
+    if not isinstance(pol, Mapping):
+        raise InvalidInput("policies: must be a JSON object")
+    unknown = sorted(k for k in pol if k not in _POLICY_KEYS)
+    if unknown:
+        raise InvalidInput(f"policies: unknown member {unknown[0]!r}")
+    lists = {k: _doc_list(pol.get(k), f"policies.{k}") for k in _POLICY_LISTS}
+    singles = {k: _doc(pol.get(k), f"policies.{k}", optional=True) for k in _POLICY_SINGLES}
+    levels = {k: _levels(pol.get(k), f"policies.{k}") for k in _POLICY_LEVELS}
+    try:
+        return compile_policy_set(**lists, **singles, **levels)
+    except MalformedPolicyDocument as exc:
+        where = _locate_malformed(lists, singles, levels)
+        raise MalformedPolicyDocument(f"{where}: {exc.message}" if where else exc.message) from None
+
+
+def _locate_malformed(lists: dict[str, Any], singles: dict[str, Any], levels: dict[str, Any]) -> str:
+    """Name the first document that does not parse (the engine reports the problem, not where)."""
+    from ironkeep.policy import parse_policy
+
+    def bad(doc: Any, *kinds: str) -> bool:
+        for kind in kinds:
+            try:
+                parse_policy(doc, kind=kind)
+                return False
+            except MalformedPolicyDocument:
+                pass
+        return True
+
+    for k, docs in lists.items():
+        for i, d in enumerate(docs):
+            if bad(d, k):
+                return f"policies.{k}[{i}]"
+    boundary, resource = singles["permissions_boundary"], singles["resource"]
+    if boundary is not None and bad(boundary, "boundary"):
+        return "policies.permissions_boundary"
+    if resource is not None and bad(resource, "resource", "trust"):
+        return "policies.resource"
+    for k, lv in levels.items():
+        for i, level in enumerate(lv):
+            for j, d in enumerate(level):
+                if bad(d, k[:-1]):
+                    return f"policies.{k}[{i}][{j}]"
+    return ""
+
+
+def _doc(d: Any, where: str, *, optional: bool = False) -> Any:
+    if d is None and optional:
+        return None
+    if isinstance(d, (str, Mapping)):
+        return d
+    raise MalformedPolicyDocument(f"{where}: a policy document must be a JSON object or a JSON string")
+
+
+def _doc_list(v: Any, where: str) -> list[Any]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise InvalidInput(f"{where}: must be a list of policy documents")
+    return [_doc(d, f"{where}[{i}]") for i, d in enumerate(v)]
+
+
+def _levels(v: Any, where: str) -> list[list[Any]]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise InvalidInput(f"{where}: must be a list of levels, each a list of policy documents")
+    out = []
+    for i, level in enumerate(v):
+        if not isinstance(level, list) or not level:
+            raise InvalidInput(f"{where}[{i}]: each level must be a non-empty list of policy documents")
+        out.append([_doc(d, f"{where}[{i}][{j}]") for j, d in enumerate(level)])
+    return out
+
+
+def _is_arn(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith("arn:") and v.count(":") >= 5
+
+
+def _show(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _opt_str(v: Any, where: str) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    raise InvalidInput(f"{where}: must be a string")
+
+
+def _tags(v: Any) -> dict[str, str]:
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise InvalidInput("principal.tags: must be a JSON object of strings")
+    for k, t in v.items():
+        if not isinstance(t, str):
+            raise InvalidInput(f"principal.tags.{k}: must be a string")
+    return dict(v)
+
+
+def _scalar(v: Any, where: str) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    raise InvalidInput(f"{where}: must be a string or a list of strings")
+
+
+def _context(v: Any) -> dict[str, str | list[str]]:
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise InvalidInput("context: must be a JSON object")
+    out: dict[str, str | list[str]] = {}
+    for k, val in v.items():
+        if isinstance(val, str):
+            out[k] = val
+        elif isinstance(val, list):
+            out[k] = [_scalar(x, f"context.{k}[{i}]") for i, x in enumerate(val)]
+        else:
+            out[k] = _scalar(val, f"context.{k}")
+    return out
+
+
+# -- JSON Lines -------------------------------------------------------------------------------
+
+_POLICIES = b'"policies":'
+_CHUNK = 1 << 23
+_CACHE_MAX = 4096
+
+
+def _split_line(line: bytes) -> tuple[bytes, bytes] | None:
+    """Cut ``{..., "policies": VALUE}`` into ``({..., "policies":null}``, ``VALUE``), or None.
+
+    Sound without a full parse: if the head parses as a JSON object and VALUE parses as a JSON
+    value, the line is that object with VALUE in place of the null (the final ``}`` closes the
+    outermost object, so the member is top-level). A ``"`` inside a string is escaped, so a
+    head that ends in ``,`` or ``{`` cannot have cut a string.
+    """
+    p = line.find(_POLICIES)
+    if p < 0:
+        return None
+    head = line[:p].rstrip()
+    if not head or head[-1] not in b",{" or b'"policies"' in head:
+        return None
+    tail = line[p + len(_POLICIES) :].rstrip()
+    if not tail.endswith(b"}"):
+        return None
+    return head + b'"policies":null}', tail[:-1].strip()
+
+
+class _Batch:
+    """Decides lines; compiles each distinct ``policies`` value once (bounded cache)."""
+
+    def __init__(self) -> None:
+        import orjson
+
+        from ironkeep.engine import authorize
+
+        self._loads = orjson.loads
+        self._authorize = authorize
+        self._cache: dict[bytes, Any] = {}
+
+    def decide(self, line: bytes) -> Any:
+        """A Decision, or an AWSError for a bad line."""
+        loads = self._loads
+        cut = _split_line(line)
+        policies: Any = None
+        if cut is not None:
+            try:
+                head = loads(cut[0])
+                policies = self._cache.get(cut[1])
+                if policies is None:
+                    fresh = loads(cut[1])  # a VALUE that does not parse alone: ordinary path
+            except ValueError:
+                cut = None
+        try:
+            if cut is None:
+                try:
+                    obj = loads(line)
+                except ValueError as exc:
+                    return InvalidInput(f"request: not valid JSON ({exc})")
+                request = build_request(obj)
+                policies = build_policy_set(obj.get("policies"))
+            else:
+                request = build_request(head)
+                if policies is None:
+                    try:
+                        policies = build_policy_set(fresh)
+                    except AWSError as exc:
+                        policies = exc
+                    if len(self._cache) >= _CACHE_MAX:
+                        self._cache.clear()
+                    self._cache[cut[1]] = policies
+                if isinstance(policies, AWSError):
+                    return policies
+            return self._authorize(request, policies)
+        except AWSError as exc:
+            return exc
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    rest = b""
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+def run_cli(path: str, explain: bool = False) -> int:
+    """Decide every request of a JSON Lines file ('-': stdin); one output line a request."""
+    import orjson
+
+    batch = _Batch()
+    out = sys.stdout.buffer
+    dumps = orjson.dumps
+    buf: list[bytes] = []
+    try:
+        stream: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")
+    except OSError as exc:
+        print(f"ironkeep simulate: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        n = 0
+        for n_line, line in enumerate(_lines(stream), 1):
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                result = batch.decide(line)
+            except Exception as exc:  # an engine failure on one line must not end the batch
+                result = AWSError(
+                    f"the request could not be evaluated: {type(exc).__name__}: {exc}",
+                    code="PolicyEvaluation",
+                )
+            if explain:
+                buf.append(_explain(n, n_line, result).encode())
+            elif isinstance(result, AWSError):
+                buf.append(dumps(error_dict(result)) + b"\n")
+            else:
+                buf.append(dumps(result.to_json()) + b"\n")
+            if len(buf) >= 2048:
+                out.write(b"".join(buf))
+                buf.clear()
+        out.write(b"".join(buf))
+        out.flush()
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return 0
+
+
+def _explain(n: int, n_line: int, result: Any) -> str:
+    head = f"== request {n} (line {n_line}) =="
+    if isinstance(result, AWSError):
+        return f"{head}\nerror {result.code}: {result.message}\n\n"
+    return f"{head}\n{result.explain().rstrip()}\n\n"
