@@ -1,0 +1,190 @@
+"""API benchmark: signed requests per second and p50/p99 latency against a real ``ironkeep serve``.
+
+Scenarios: GetUser (an IAM user with a policy, so authentication and authorization both run),
+ListUsers over 1,000 users, CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside
+them, in the same run, a hello-world ASGI app served the same way (uvicorn, one process): the
+ceiling. Requests are SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client
+measures the server, not its own signing.
+
+    python3 benchmarks/api.py [--seconds 5] [--database-url postgresql+psycopg://...] [--audit off]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import loadgen  # noqa: E402
+
+from serverproc import Server, drop_schema, free_port, start_server  # noqa: E402
+
+ADMIN_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
+)
+
+
+def signed(endpoint: str, key: str, secret: str, params: dict[str, str]) -> bytes:
+    body = urlencode({"Version": "2010-05-08", **params})
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(key, secret), "iam", "us-east-1").add_auth(request)
+    host = endpoint.split("://", 1)[1]
+    lines = ["POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items() if name.lower() not in ("host",)]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+def hello_requests(port: int) -> bytes:
+    body = "Action=Hello"
+    return (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+def start_hello() -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "hello_app.py"), str(port)])
+    import socket
+
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("hello app did not start")
+
+
+def setup(server: Server, users: int) -> tuple[str, str]:
+    iam = server.client("iam")
+    iam.create_user(UserName="bench")
+    iam.put_user_policy(UserName="bench", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
+    key = iam.create_access_key(UserName="bench")["AccessKey"]
+    for i in range(users):
+        iam.create_user(UserName=f"user{i:05d}", Path="/bench/")
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def row(name: str, conc: int, result: loadgen.Result) -> dict:
+    return {
+        "scenario": name,
+        "concurrency": conc,
+        "rps": round(result.rps),
+        "p50_ms": round(result.percentile(50), 2),
+        "p99_ms": round(result.percentile(99), 2),
+        "errors": result.errors,
+        "requests": result.requests,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument(
+        "--extra-env", default="", help="KEY=VALUE,... passed to the server (e.g. IRONKEEP_AUDIT=off)"
+    )
+    args = parser.parse_args()
+    extra = dict(kv.split("=", 1) for kv in args.extra_env.split(",") if kv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    tmp = Path(tempfile.mkdtemp(prefix="ironkeep-bench-"))
+    server, schema = start_server(tmp, args.backend, extra_env=extra)
+    hello, hello_port = start_hello()
+    rows = []
+    try:
+        key, secret = setup(server, args.users)
+        port = int(server.endpoint.rsplit(":", 1)[1])
+        get_user = signed(server.endpoint, key, secret, {"Action": "GetUser", "UserName": "user00042"})
+        list_users = signed(server.endpoint, key, secret, {"Action": "ListUsers", "MaxItems": "1000"})
+        for conc in levels:
+            hello_req = hello_requests(hello_port)
+            rows.append(
+                row(
+                    "hello-world ASGI (ceiling)",
+                    conc,
+                    loadgen.run("127.0.0.1", hello_port, [[hello_req]] * conc, args.seconds),
+                )
+            )
+            rows.append(
+                row("GetUser", conc, loadgen.run("127.0.0.1", port, [[get_user]] * conc, args.seconds))
+            )
+            rows.append(
+                row(
+                    "ListUsers (1,000 users)",
+                    conc,
+                    loadgen.run("127.0.0.1", port, [[list_users]] * conc, args.seconds),
+                )
+            )
+            pairs_per_conn = 400
+            per_conn = []
+            for c in range(conc):
+                reqs = []
+                for i in range(pairs_per_conn):
+                    name = f"tmp-{conc}-{c}-{i}"
+                    reqs.append(
+                        signed(server.endpoint, key, secret, {"Action": "CreateUser", "UserName": name})
+                    )
+                    reqs.append(
+                        signed(server.endpoint, key, secret, {"Action": "DeleteUser", "UserName": name})
+                    )
+                per_conn.append(reqs)
+            rows.append(
+                row(
+                    "CreateUser+DeleteUser",
+                    conc,
+                    loadgen.run(
+                        "127.0.0.1",
+                        port,
+                        per_conn,
+                        args.seconds,
+                        max_requests_per_connection=2 * pairs_per_conn,
+                    ),
+                )
+            )
+    finally:
+        hello.terminate()
+        server.stop()
+        if schema:
+            drop_schema(schema)
+    print(f"backend: {args.backend}, {os.cpu_count()} cores, {args.seconds:.0f} s per cell")
+    print("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['scenario']} | {r['concurrency']} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
+        )
+    ceiling = {r["concurrency"]: r["rps"] for r in rows if r["scenario"].startswith("hello")}
+    for r in rows:
+        if r["scenario"] == "GetUser":
+            print(
+                f"GetUser at concurrency {r['concurrency']}: {100 * r['rps'] / max(1, ceiling[r['concurrency']]):.0f}% of the ceiling"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``ironkeep serve``: open the store, migrate it, make sure the account exists, serve HTTP."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from ironkeep.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("ironkeep")
+
+
+def build(settings: Settings) -> tuple[Any, Any]:
+    """Open and migrate the store, bootstrap the account; return (app, pipeline)."""
+    from ironkeep.app import Pipeline, build_app
+    from ironkeep.auth.secrets import SecretBox, load_or_create_master_key
+    from ironkeep.services.bootstrap import ensure_account
+    from ironkeep.services.principals import Principals
+    from ironkeep.store import Store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store.open(settings.database_url, schema=settings.database_schema)
+    store.migrate()
+    box = SecretBox(load_or_create_master_key(settings.data_dir, settings.master_key))
+    ensure_account(store, box, settings)
+    pipeline = Pipeline(store, Principals(store, box))
+    return build_app(pipeline), pipeline
+
+
+def serve(args: Any) -> int:
+    try:
+        settings = load_settings(args)
+    except ConfigError as error:
+        print(f"ironkeep: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app, _ = build(settings)
+    import uvicorn
+
+    print(f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}", flush=True)
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    return 0

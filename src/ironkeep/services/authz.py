@@ -1,0 +1,89 @@
+"""Authorization of every API call: the caller's policies, evaluated by the engine.
+
+The engine is pure; this module builds its request from the caller and the store, and turns a
+denial into AWS's ``AccessDenied`` with AWS's wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ironkeep.engine import Principal, Request, authorize, compile_policy_set
+from ironkeep.errors import AccessDenied
+from ironkeep.services.context import CallContext, Caller
+
+# What AWS names each kind of policy in an AccessDenied message.
+_KIND_WORDS = {
+    "identity": "identity-based policy",
+    "permissions_boundary": "permissions boundary",
+    "session": "session policy",
+    "resource": "resource-based policy",
+    "scps": "service control policy",
+    "rcps": "resource control policy",
+}
+
+_ARTICLE = {"identity-based policy": "an", "resource-based policy": "a"}
+
+
+def _kind_of(policy_label: str) -> str:
+    return policy_label.split("[", 1)[0]
+
+
+def denial_message(caller: Caller, action: str, resource: str, decision: Any) -> str:
+    """AWS's sentence for a denied call, naming the kind of policy that decided it."""
+    who = "User" if caller.kind in ("IAMUser", "Root") else caller.kind.replace("AssumedRole", "User")
+    head = f"{who}: {caller.arn} is not authorized to perform: {action} on resource: {resource}"
+    if decision.decision == "ExplicitDeny" and decision.matched:
+        words = _KIND_WORDS.get(_kind_of(decision.matched[0].policy), "identity-based policy")
+        article = "an" if words[0] in "aeiou" else "a"
+        return f"{head} with an explicit deny in {article} {words}"
+    blocked = getattr(decision, "blocked_by", None) or ("identity",)
+    words = _KIND_WORDS.get(blocked[0], "identity-based policy")
+    return f"{head} because no {words} allows the {action} action"
+
+
+def request_context(ctx: CallContext, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The global condition keys AWS puts in every request's context."""
+    now = ctx.now
+    context: dict[str, Any] = {
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:SecureTransport": "true" if ctx.secure_transport else "false",
+        "aws:RequestedRegion": ctx.region,
+        "aws:PrincipalIsAWSService": "false",
+        "aws:ViaAWSService": "false",
+    }
+    if ctx.source_ip:
+        context["aws:SourceIp"] = ctx.source_ip
+    if ctx.user_agent:
+        context["aws:UserAgent"] = ctx.user_agent
+    if extra:
+        context.update(extra)
+    return context
+
+
+def check(
+    ctx: CallContext, action: str, resource: str, extra_context: Mapping[str, Any] | None = None
+) -> None:
+    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
+    caller = ctx.caller
+    if caller.is_root:
+        return
+    material = ctx.services.principal_policies(ctx.tx, caller)
+    policies = compile_policy_set(
+        identity=material.identity,
+        permissions_boundary=material.permissions_boundary,
+        session=material.session,
+    )
+    request = Request(
+        principal=Principal(arn=caller.arn, id=caller.principal_id, tags=material.tags, service=None),
+        action=action,
+        resource=resource,
+        resource_account=caller.account_id,
+        context=request_context(ctx, extra_context),
+        management_account=None,
+    )
+    decision = authorize(request, policies)
+    if decision.decision != "Allow":
+        raise AccessDenied(denial_message(caller, action, resource, decision))
