@@ -65,6 +65,10 @@ _ACTION = re.compile(r"[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_.-]+")
 _ACCOUNT = re.compile(r"\d{12}")
 _UNIQUE_ID = re.compile(r"A[A-Z0-9]{15,127}")
 _PRINCIPAL_KINDS = frozenset({"resource", "trust"})
+# IAM's own policy kinds: Sids of ASCII letters and digits, unique within the policy (service
+# resource policies such as S3 bucket policies are more lenient).
+_STRICT_SID_KINDS = frozenset({"identity", "boundary", "session", "trust", "scp", "rcp"})
+_SID = re.compile(r"[A-Za-z0-9]*")
 _CACHE_SIZE = 4096
 
 
@@ -363,7 +367,21 @@ def _validate(document: Any, kind: str) -> Policy:
         raise _fail("Syntax errors in policy: Statement must not be an empty list")
     variables = version == "2012-10-17"
     statements = tuple(_statement(s, i, kind, variables) for i, s in enumerate(items))
+    if kind in _STRICT_SID_KINDS:
+        _check_sids(statements)
     return Policy(kind=kind, version=version, id=policy_id, statements=statements, document=document)
+
+
+def _check_sids(statements: tuple[Statement, ...]) -> None:
+    seen: set[str] = set()
+    for st in statements:
+        if st.sid is None:
+            continue
+        if not _SID.fullmatch(st.sid):
+            raise _fail(f"{st.label}, element Sid: Statement IDs (SID) must be alpha-numeric.")
+        if st.sid and st.sid in seen:
+            raise _fail(f"{st.label}, element Sid: Statement IDs (SID) in a single policy must be unique.")
+        seen.add(st.sid)
 
 
 # A bounded cache keyed on content: (kind, document text or canonical JSON).

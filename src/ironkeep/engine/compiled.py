@@ -1,0 +1,344 @@
+"""Policies compiled for evaluation: statements with their matchers, indexed by action.
+
+A :class:`PolicySet` holds one :class:`Group` per policy (or per SCP/RCP level). Each group
+indexes its statements by action: exact lowercased actions, wildcard actions by service prefix,
+actions with a wildcard in the service, and NotAction statements apart. ``PolicySet.plan(action)``
+gives, per group, the statements whose Action can match, cached per action; a decision then costs
+what those candidates cost, not what the whole set holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ironkeep.engine.conditions import Condition, compile_conditions
+from ironkeep.engine.request import EvalContext, PrincipalInfo
+from ironkeep.errors import MalformedPolicyDocument
+from ironkeep.policy.document import Policy, PrincipalSpec, Statement, cache_key, parse_policy
+from ironkeep.policy.patterns import ACTION, RESOURCE, PatternSet, Template, compile_pattern
+
+__all__ = [
+    "ACCOUNT",
+    "DIRECT",
+    "ROLE",
+    "CompiledStatement",
+    "Group",
+    "MatchedStatement",
+    "PolicySet",
+    "compile_policy_set",
+]
+
+# How a resource policy's Principal names the caller (0: it does not).
+DIRECT, ROLE, ACCOUNT = 1, 2, 3
+
+Doc = str | bytes | Mapping[str, Any] | Policy
+_PLAN_CACHE = 2048
+_SET_CACHE = 1024
+
+
+class MatchedStatement:
+    """A statement that took part in a decision: ``policy`` label, ``sid``, ``effect``, index."""
+
+    __slots__ = ("effect", "policy", "sid", "statement_index")
+
+    def __init__(self, policy: str, sid: str | None, effect: str, statement_index: int) -> None:
+        self.policy = policy
+        self.sid = sid
+        self.effect = effect
+        self.statement_index = statement_index
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"policy": self.policy}
+        if self.sid is not None:
+            out["sid"] = self.sid
+        out["effect"] = self.effect
+        return out
+
+    def __repr__(self) -> str:
+        sid = f" {self.sid!r}" if self.sid is not None else ""
+        return f"<{self.effect} {self.policy}#{self.statement_index}{sid}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, MatchedStatement)
+            and self.to_json() == other.to_json()
+            and (self.statement_index == other.statement_index)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.policy, self.statement_index))
+
+
+class ResourceMatcher:
+    """Resource or NotResource of a statement: static patterns at once, variables when asked."""
+
+    __slots__ = ("dynamic", "negate", "static")
+
+    def __init__(self, templates: Sequence[Template], negate: bool) -> None:
+        static = [t.static_pieces() for t in templates if not t.variables]
+        self.static = PatternSet(static, RESOURCE) if static else None
+        self.dynamic = tuple(t for t in templates if t.variables)
+        self.negate = negate
+
+    def __call__(self, resource: str, ctx: EvalContext) -> bool:
+        hit = self.static is not None and self.static(resource)
+        if not hit:
+            for template in self.dynamic:
+                pieces = template.resolve(ctx.scalar)
+                if pieces is not None and compile_pattern(pieces, RESOURCE)(resource):
+                    hit = True
+                    break
+        return hit != self.negate
+
+
+def _root_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root" else None
+
+
+def _role(arn: str) -> tuple[str, str] | None:
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+        return parts[4], parts[5].rsplit("/", 1)[1]
+    return None
+
+
+class PrincipalMatcher:
+    """Principal or NotPrincipal of a resource-based policy statement."""
+
+    __slots__ = ("accounts", "arns", "ids", "negate", "others", "roles", "services", "star")
+
+    def __init__(self, spec: PrincipalSpec, negate: bool) -> None:
+        self.negate = negate
+        self.star = spec.star
+        self.accounts = frozenset(a for a in spec.aws if a.isdigit()) | frozenset(
+            filter(None, (_root_account(a) for a in spec.aws))
+        )
+        self.arns = frozenset(a for a in spec.aws if a.startswith("arn:"))
+        self.roles = frozenset(filter(None, (_role(a) for a in spec.aws)))
+        self.ids = frozenset(a for a in spec.aws if not a.isdigit() and not a.startswith("arn:"))
+        self.services = frozenset(s.lower() for s in spec.service)
+        self.others = frozenset(spec.federated) | frozenset(spec.canonical_user)
+
+    def _names(self, info: PrincipalInfo, unique_id: str | None) -> tuple[bool, bool, bool]:
+        """(names the caller itself, names its role, names its account)."""
+        if info.kind == "service":
+            return info.service in self.services, False, False
+        uid = unique_id.split(":", 1)[0] if unique_id else None
+        itself = info.arn in self.arns or info.arn in self.others or (uid is not None and uid in self.ids)
+        role = info.role_name is not None and (info.account, info.role_name) in self.roles
+        if info.kind == "assumed-role" and uid is not None and uid in self.ids:
+            itself, role = False, True
+        if info.kind == "role" and role:
+            itself = True
+        return itself, role, info.account is not None and info.account in self.accounts
+
+    def match(self, info: PrincipalInfo, unique_id: str | None) -> int:
+        """DIRECT, ROLE or ACCOUNT when the element applies to the caller; 0 when not."""
+        if self.star:
+            return 0 if self.negate else DIRECT
+        itself, role, account = self._names(info, unique_id)
+        if not self.negate:
+            return DIRECT if itself else ROLE if role else ACCOUNT if account else 0
+        # NotPrincipal excludes a caller only when all its identities are listed (its ARN, its
+        # role for a session, and its account).
+        kind = info.kind
+        if kind == "service":
+            covered = itself
+        elif kind == "root":
+            covered = account or itself
+        elif kind == "assumed-role":
+            covered = itself and role and account
+        else:
+            covered = (itself or role) and account
+        return 0 if covered else DIRECT
+
+
+class CompiledStatement:
+    """A statement ready to evaluate; ``ref`` is its :class:`MatchedStatement`."""
+
+    __slots__ = ("actions", "allow", "conditions", "not_action", "principal", "ref", "resource", "statement")
+
+    def __init__(self, statement: Statement, label: str) -> None:
+        self.statement = statement
+        self.allow = statement.effect == "Allow"
+        self.ref = MatchedStatement(label, statement.sid, statement.effect, statement.index)
+        patterns = statement.actions if statement.actions is not None else statement.not_actions or ()
+        self.not_action = statement.actions is None
+        self.actions = PatternSet((((a, True),) for a in patterns), ACTION)
+        resources = statement.resources if statement.resources is not None else statement.not_resources
+        negate = statement.resources is None
+        if resources is None or (not negate and any(t.text == "*" for t in resources)):
+            self.resource: ResourceMatcher | None = None  # no element (trust policy) or "*"
+        else:
+            self.resource = ResourceMatcher(resources, negate)
+        spec = statement.principal or statement.not_principal
+        self.principal = PrincipalMatcher(spec, statement.principal is None) if spec else None
+        self.conditions: tuple[Condition, ...] = compile_conditions(statement.conditions)
+
+    def action_matches(self, action: str) -> bool:
+        """``action`` lowercased."""
+        return self.actions(action) != self.not_action
+
+
+class Group:
+    """The statements of one policy or one SCP/RCP level, indexed by action."""
+
+    __slots__ = ("exact", "general", "label", "negated", "services", "statements")
+
+    def __init__(self, label: str, statements: list[CompiledStatement]) -> None:
+        self.label = label
+        self.statements = tuple(statements)
+        self.exact: dict[str, list[int]] = {}
+        self.services: dict[str, list[int]] = {}
+        self.general: list[int] = []
+        self.negated: list[int] = []
+        for i, st in enumerate(self.statements):
+            if st.not_action:
+                self.negated.append(i)
+                continue
+            patterns = st.statement.actions or ()
+            for action in patterns:
+                low = action.lower()
+                service, _, _ = low.partition(":")
+                if "*" not in low and "?" not in low:
+                    self.exact.setdefault(low, []).append(i)
+                elif "*" in service or "?" in service or ":" not in low:
+                    self.general.append(i)
+                else:
+                    self.services.setdefault(service, []).append(i)
+
+    def candidates(self, action: str) -> tuple[CompiledStatement, ...]:
+        """Statements whose Action/NotAction matches ``action`` (lowercased), in document order."""
+        found = set(self.exact.get(action, ()))
+        statements = self.statements
+        for i in (*self.services.get(action.partition(":")[0], ()), *self.general, *self.negated):
+            if i not in found and statements[i].action_matches(action):
+                found.add(i)
+        return tuple(statements[i] for i in sorted(found))
+
+
+def _group(policies: Sequence[Policy], label: str, indexed: bool) -> Group:
+    statements: list[CompiledStatement] = []
+    for n, policy in enumerate(policies):
+        name = f"{label}[{n}]" if indexed else label
+        statements.extend(CompiledStatement(s, name) for s in policy.statements)
+    return Group(label, statements)
+
+
+class PolicySet:
+    """Every policy that applies to a request, compiled. Build with :func:`compile_policy_set`.
+
+    ``groups`` in order: identity, permissions boundary, session, resource, SCP levels, RCP levels
+    (absent kinds have no group; ``has_*`` and ``scp_levels``/``rcp_levels`` say which are there).
+    """
+
+    __slots__ = (
+        "_plans", "groups", "has_boundary", "has_resource", "has_session", "policies", "rcp_levels", "scp_levels",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        identity: Sequence[Policy],
+        boundary: Policy | None,
+        session: Sequence[Policy],
+        resource: Policy | None,
+        scps: Sequence[Sequence[Policy]],
+        rcps: Sequence[Sequence[Policy]],
+    ) -> None:
+        self.policies = {
+            "identity": tuple(identity), "permissions_boundary": boundary, "session": tuple(session),
+            "resource": resource, "scps": tuple(map(tuple, scps)), "rcps": tuple(map(tuple, rcps)),
+        }  # fmt: skip
+        groups = [_group(identity, "identity", True)]
+        self.has_boundary = boundary is not None
+        if boundary is not None:
+            groups.append(_group([boundary], "permissions_boundary", False))
+        self.has_session = bool(session)
+        if session:
+            groups.append(_group(session, "session", True))
+        self.has_resource = resource is not None
+        if resource is not None:
+            groups.append(_group([resource], "resource", False))
+        self.scp_levels = len(scps)
+        groups.extend(_group(level, f"scps[{i}]", True) for i, level in enumerate(scps))
+        self.rcp_levels = len(rcps)
+        groups.extend(_group(level, f"rcps[{i}]", True) for i, level in enumerate(rcps))
+        self.groups = tuple(groups)
+        self._plans: dict[str, tuple[tuple[CompiledStatement, ...], ...]] = {}
+
+    def plan(self, action: str) -> tuple[tuple[CompiledStatement, ...], ...]:
+        """Per group, the statements whose Action can match ``action`` (lowercased). Cached."""
+        plan = self._plans.get(action)
+        if plan is None:
+            plan = tuple(g.candidates(action) for g in self.groups)
+            if len(self._plans) >= _PLAN_CACHE:
+                self._plans.clear()
+            self._plans[action] = plan
+        return plan
+
+
+def _parse(doc: Doc, kind: str) -> Policy:
+    return parse_policy(doc, kind=kind)
+
+
+def _parse_resource(doc: Doc) -> Policy:
+    """A resource-based policy; a role trust policy (no Resource element) is accepted too."""
+    if isinstance(doc, Policy) and doc.kind in ("resource", "trust"):
+        return doc
+    try:
+        return parse_policy(doc, kind="resource")
+    except MalformedPolicyDocument as error:
+        try:
+            return parse_policy(doc, kind="trust")
+        except MalformedPolicyDocument:
+            raise error from None
+
+
+def _key(doc: Doc) -> Any:
+    return doc if isinstance(doc, Policy) else cache_key(doc)
+
+
+_sets: dict[Any, PolicySet] = {}
+
+
+def compile_policy_set(
+    identity: Iterable[Doc] = (),
+    permissions_boundary: Doc | None = None,
+    session: Iterable[Doc] = (),
+    resource: Doc | None = None,
+    scps: Iterable[Iterable[Doc]] = (),
+    rcps: Iterable[Iterable[Doc]] = (),
+) -> PolicySet:
+    """Parse, validate and compile every policy of a request. Cached by content.
+
+    Raises :class:`~ironkeep.errors.MalformedPolicyDocument` for a malformed document.
+    """
+    identity = tuple(identity)
+    session = tuple(session)
+    scps = tuple(tuple(level) for level in scps)
+    rcps = tuple(tuple(level) for level in rcps)
+    key = (
+        tuple(map(_key, identity)),
+        None if permissions_boundary is None else _key(permissions_boundary),
+        tuple(map(_key, session)),
+        None if resource is None else _key(resource),
+        tuple(tuple(map(_key, level)) for level in scps),
+        tuple(tuple(map(_key, level)) for level in rcps),
+    )
+    found = _sets.get(key)
+    if found is not None:
+        return found
+    built = PolicySet(
+        identity=[_parse(d, "identity") for d in identity],
+        boundary=None if permissions_boundary is None else _parse(permissions_boundary, "boundary"),
+        session=[_parse(d, "session") for d in session],
+        resource=None if resource is None else _parse_resource(resource),
+        scps=[[_parse(d, "scp") for d in level] for level in scps],
+        rcps=[[_parse(d, "rcp") for d in level] for level in rcps],
+    )
+    if len(_sets) >= _SET_CACHE:
+        _sets.clear()
+    _sets[key] = built
+    return built

@@ -1,0 +1,340 @@
+"""The AWS evaluation flow: every kind of policy analysed, then combined.
+
+Rules (IAM User Guide, *Policy evaluation logic*, *Cross-account policy evaluation logic*,
+*Permissions boundaries*, *Session policies*, Organizations *SCPs* and *RCPs*):
+
+1. An explicit Deny in any policy that applies wins.
+2. SCPs apply to the caller's account: at every level of the organization some Allow must match.
+   They do not restrict principals of the management account, service-linked roles (path
+   ``/aws-service-role/``, names ``AWSServiceRoleFor...``) or service principals.
+3. RCPs apply to the resource's account, level by level; not to resources of the management
+   account nor to service-linked roles.
+4. The identity side allows when an identity-based policy allows, and the permissions boundary
+   (if any) allows, and the session policies (if any) allow. A federated-user session with no
+   session policy has no identity permissions. The root user needs no identity policy.
+5. Same account: the identity side allowing is enough. A resource-based policy that names the
+   caller itself (IAM user ARN, role-session ARN, federated-user ARN, or ``*``) allows despite an
+   implicit deny in the identity policies, the boundary or the session policy. One that names the
+   role of a session allows despite the identity policies but not past an implicit deny in the
+   boundary or session policy. One that names only the account allows nothing by itself: the
+   identity side must allow.
+6. Cross-account: both the identity side and the resource-based policy (naming the caller, its
+   role, or its account) must allow.
+7. Service principals are allowed only by a resource-based policy that names them.
+8. A resource-based Deny with NotPrincipal always applies to a principal that has a permissions
+   boundary (IAM User Guide, *Permissions boundaries*).
+
+The hot path (:func:`authorize`) looks only at the statements whose Action can match; the full
+analysis (:func:`analyze`, used by ``Decision.explain``) records every statement's match.
+Both feed the same :func:`combine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ironkeep.engine.compiled import ACCOUNT, DIRECT, ROLE, CompiledStatement, MatchedStatement, PolicySet
+from ironkeep.engine.conditions import conditions_hold
+from ironkeep.engine.decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision
+from ironkeep.engine.request import EvalContext, PrincipalInfo, Request, principal_info
+
+__all__ = ["Analysis", "analyze", "authorize", "combine"]
+
+# Per group: (allows, denies, principal codes of the allows)
+GroupResult = tuple[list[MatchedStatement], list[MatchedStatement], list[int]]
+_EMPTY: GroupResult = ([], [], [])
+
+
+def _resource_account(resource: str) -> str | None:
+    if resource.startswith("arn:"):
+        parts = resource.split(":", 5)
+        if len(parts) == 6 and parts[4]:
+            return parts[4]
+    return None
+
+
+def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, bool, bool]:
+    principal = request.principal
+    info = principal_info(principal.arn, principal.service)
+    resource = request.resource or "*"
+    account = request.resource_account or _resource_account(resource) or info.account
+    ctx = EvalContext(request, info, account)
+    mgmt = request.management_account
+    scp_exempt = info.kind == "service" or info.service_linked or (mgmt is not None and info.account == mgmt)
+    rcp_exempt = info.service_linked or (mgmt is not None and account == mgmt)
+    return info, ctx, resource, scp_exempt, rcp_exempt
+
+
+def _scan(
+    candidates: tuple[CompiledStatement, ...],
+    resource: str,
+    ctx: EvalContext,
+    info: PrincipalInfo,
+    has_boundary: bool,
+) -> GroupResult:
+    allows: list[MatchedStatement] = []
+    denies: list[MatchedStatement] = []
+    codes: list[int] = []
+    for st in candidates:
+        code = DIRECT
+        pm = st.principal
+        if pm is not None:
+            code = pm.match(info, ctx.request.principal.id)
+            if not code and not st.allow and pm.negate and has_boundary:
+                code = DIRECT
+            if not code:
+                continue
+        rm = st.resource
+        if rm is not None and not rm(resource, ctx):
+            continue
+        if st.conditions and not conditions_hold(st.conditions, ctx):
+            continue
+        if st.allow:
+            allows.append(st.ref)
+            codes.append(code)
+        else:
+            denies.append(st.ref)
+    return allows, denies, codes
+
+
+def combine(
+    info: PrincipalInfo,
+    same_account: bool,
+    policies: PolicySet,
+    results: Sequence[GroupResult | None],
+) -> tuple[str, tuple[MatchedStatement, ...], tuple[str, ...], bool | None, bool | None]:
+    """(decision, matched, blocked_by, allowed by boundary, allowed by organizations).
+
+    ``results`` holds one entry per group of ``policies`` (None: the group does not apply).
+    """
+    denies = [m for r in results if r is not None for m in r[1]]
+    if denies:
+        kinds = tuple(dict.fromkeys(_kind(m.policy) for m in denies))
+        boundary_ok = _boundary_allowed(policies, results)
+        return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, _levels_allowed(policies, results, "scps")
+    pos = 1
+    boundary = session = resource = None
+    if policies.has_boundary:
+        boundary, pos = results[pos], pos + 1
+    if policies.has_session:
+        session, pos = results[pos], pos + 1
+    if policies.has_resource:
+        resource = results[pos]
+    identity_allows = bool(results[0] and results[0][0])
+    boundary_ok = boundary is None or bool(boundary[0])
+    session_ok = bool(session[0]) if session is not None else info.kind != "federated-user"
+    codes = resource[2] if resource is not None else ()
+    kind = info.kind
+    if kind == "root":
+        identity_ok = True
+    elif kind == "service":
+        identity_ok = False
+    else:
+        identity_ok = identity_allows and boundary_ok and session_ok
+
+    blocked: list[str] = []
+    orgs_ok = _levels_allowed(policies, results, "scps")
+    if orgs_ok is False:
+        blocked.append("scps")
+    if _levels_allowed(policies, results, "rcps") is False:
+        blocked.append("rcps")
+    if kind == "service":
+        granted = DIRECT in codes
+        if not granted:
+            blocked.append("resource")
+    elif same_account:
+        granted = identity_ok or DIRECT in codes or (ROLE in codes and boundary_ok and session_ok)
+        if not granted:
+            blocked.extend(_identity_blockers(identity_allows, boundary_ok, session_ok))
+    else:
+        granted = identity_ok and bool(codes)
+        if not granted:
+            blocked.extend(_identity_blockers(identity_allows or kind == "root", boundary_ok, session_ok))
+            if not codes:
+                blocked.append("resource")
+    allows = tuple(m for r in results if r is not None for m in r[0])
+    decision = ALLOW if granted and not blocked else IMPLICIT_DENY
+    return decision, allows, tuple(blocked), None if boundary is None else boundary_ok, orgs_ok
+
+
+def _identity_blockers(identity: bool, boundary: bool, session: bool) -> list[str]:
+    out = [] if identity else ["identity"]
+    if not boundary:
+        out.append("permissions_boundary")
+    if not session:
+        out.append("session")
+    return out
+
+
+def _kind(label: str) -> str:
+    return label.split("[", 1)[0]
+
+
+def _boundary_allowed(policies: PolicySet, results: Sequence[GroupResult | None]) -> bool | None:
+    if not policies.has_boundary:
+        return None
+    r = results[1]
+    return r is not None and bool(r[0]) and not r[1]
+
+
+def _levels_allowed(policies: PolicySet, results: Sequence[GroupResult | None], kind: str) -> bool | None:
+    start = 1 + policies.has_boundary + policies.has_session + policies.has_resource
+    count = policies.scp_levels
+    if kind == "rcps":
+        start += count
+        count = policies.rcp_levels
+    levels = results[start : start + count]
+    if not levels or levels[0] is None:
+        return None
+    return all(bool(r[0]) and not r[1] for r in levels if r is not None)
+
+
+def _applies_map(policies: PolicySet, scp_exempt: bool, rcp_exempt: bool) -> list[bool]:
+    n_fixed = 1 + policies.has_boundary + policies.has_session + policies.has_resource
+    return [True] * n_fixed + [not scp_exempt] * policies.scp_levels + [not rcp_exempt] * policies.rcp_levels
+
+
+def authorize(request: Request, policies: PolicySet) -> Decision:
+    """Decide ``request`` against ``policies``; the Decision can explain itself afterwards."""
+    info, ctx, resource, scp_exempt, rcp_exempt = _setup(request)
+    plan = policies.plan(request.action.lower())
+    applies = _applies_map(policies, scp_exempt, rcp_exempt)
+    has_boundary = policies.has_boundary
+    results: list[GroupResult | None] = []
+    for candidates, on in zip(plan, applies, strict=True):
+        if not on:
+            results.append(None)
+        elif not candidates:
+            results.append(_EMPTY)
+        else:
+            results.append(_scan(candidates, resource, ctx, info, has_boundary))
+    same = info.account is not None and info.account == ctx.resource_account
+    decision, matched, blocked, boundary_ok, orgs_ok = combine(info, same, policies, results)
+    return Decision(decision, matched, ctx.missing_keys(), blocked, boundary_ok, orgs_ok, request, policies)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRecord:
+    """How one statement met the request: each element's match, then whether it applied."""
+
+    ref: MatchedStatement
+    action: bool
+    principal: int | None  # None: no Principal element; 0: not named; DIRECT/ROLE/ACCOUNT
+    resource: bool | None  # None: not evaluated (an earlier element did not match)
+    conditions: bool | None
+
+    @property
+    def applies(self) -> bool:
+        return self.action and self.principal != 0 and self.resource is True and self.conditions is True
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The full analysis behind a decision (what ``Decision.explain`` renders)."""
+
+    request: Request
+    decision: Decision
+    groups: tuple[tuple[str, bool, tuple[StatementRecord, ...]], ...]  # (label, applies, records)
+    same_account: bool
+    principal_kind: str
+
+    def render(self) -> str:
+        d = self.decision
+        r = self.request
+        who = r.principal.arn or r.principal.service
+        lines = [
+            f"Request: {who} -> {r.action} on {r.resource}",
+            f"Principal type: {self.principal_kind}; "
+            + ("same account as the resource" if self.same_account else "cross-account or no account"),
+            f"Decision: {d.decision}",
+        ]
+        if d.blocked_by:
+            lines.append("Blocked by: " + ", ".join(d.blocked_by))
+        if d.allowed_by_permissions_boundary is not None:
+            lines.append(f"Allowed by permissions boundary: {d.allowed_by_permissions_boundary}")
+        if d.allowed_by_organizations is not None:
+            lines.append(f"Allowed by organizations (SCPs): {d.allowed_by_organizations}")
+        for label, applies, records in self.groups:
+            if not applies:
+                lines.append(f"[{label}] not applicable (exempt)")
+                continue
+            lines.append(f"[{label}]" + ("" if records else " no statements"))
+            for rec in records:
+                ref = rec.ref
+                sid = f' Sid "{ref.sid}"' if ref.sid is not None else ""
+                verdict = "APPLIES" if rec.applies else "no match"
+                parts = [f"action {_yn(rec.action)}"]
+                if rec.principal is not None:
+                    parts.append("principal " + _PRINCIPAL_WORDS[rec.principal])
+                parts.append(f"resource {_yn(rec.resource)}")
+                parts.append(f"conditions {_yn(rec.conditions)}")
+                lines.append(
+                    f"  {ref.policy} statement {ref.statement_index}{sid} {ref.effect}: {verdict} ({', '.join(parts)})"
+                )
+        if d.missing_context:
+            lines.append("Missing context keys: " + ", ".join(d.missing_context))
+        return "\n".join(lines)
+
+
+_PRINCIPAL_WORDS = {0: "not named", DIRECT: "named", ROLE: "role named", ACCOUNT: "account named"}
+
+
+def _yn(flag: bool | None) -> str:
+    return "not evaluated" if flag is None else "matched" if flag else "not matched"
+
+
+def analyze(request: Request, policies: PolicySet) -> Analysis:
+    """Evaluate every statement of every policy and record each element's match."""
+    info, ctx, resource, scp_exempt, rcp_exempt = _setup(request)
+    action = request.action.lower()
+    applies = _applies_map(policies, scp_exempt, rcp_exempt)
+    has_boundary = policies.has_boundary
+    groups = []
+    results: list[GroupResult | None] = []
+    for group, on in zip(policies.groups, applies, strict=True):
+        records = []
+        if on:
+            for st in group.statements:
+                records.append(_record(st, action, resource, ctx, info, has_boundary))
+        groups.append((group.label, on, tuple(records)))
+        if not on:
+            results.append(None)
+            continue
+        applied = [rec for rec in records if rec.applies]
+        results.append(
+            (
+                [rec.ref for rec in applied if rec.ref.effect == "Allow"],
+                [rec.ref for rec in applied if rec.ref.effect == "Deny"],
+                [rec.principal or DIRECT for rec in applied if rec.ref.effect == "Allow"],
+            )
+        )
+    same = info.account is not None and info.account == ctx.resource_account
+    decision, matched, blocked, boundary_ok, orgs_ok = combine(info, same, policies, results)
+    full = Decision(decision, matched, ctx.missing_keys(), blocked, boundary_ok, orgs_ok)
+    return Analysis(request, full, tuple(groups), same, info.kind)
+
+
+def _record(
+    st: CompiledStatement,
+    action: str,
+    resource: str,
+    ctx: EvalContext,
+    info: PrincipalInfo,
+    has_boundary: bool,
+) -> StatementRecord:
+    # Same order as the hot path (action, principal, resource, conditions), so that the same
+    # missing context keys are recorded.
+    action_ok = st.action_matches(action)
+    code: int | None = None
+    if st.principal is not None:
+        code = st.principal.match(info, ctx.request.principal.id)
+        if not code and not st.allow and st.principal.negate and has_boundary:
+            code = DIRECT
+    resource_ok: bool | None = None
+    cond_ok: bool | None = None
+    if action_ok and code != 0:
+        resource_ok = st.resource is None or st.resource(resource, ctx)
+        if resource_ok:
+            cond_ok = conditions_hold(st.conditions, ctx) if st.conditions else True
+    return StatementRecord(st.ref, action_ok, code, resource_ok, cond_ok)

@@ -1,0 +1,195 @@
+"""The request the engine decides on, and its condition-key context (built lazily).
+
+Keys that describe the principal and the resource are derived when the request lacks them:
+``aws:username`` (IAM users only), ``aws:userid``, ``aws:PrincipalArn`` (for a role session: the
+role's ARN), ``aws:PrincipalAccount``, ``aws:PrincipalType``, ``aws:PrincipalTag/*``,
+``aws:PrincipalIsAWSService``, ``aws:PrincipalServiceName`` and ``aws:ResourceAccount``.
+Condition keys are case-insensitive; values keep their case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["EvalContext", "Principal", "PrincipalInfo", "Request", "principal_info"]
+
+Values = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who asks. ``arn`` for IAM principals; ``service`` (``lambda.amazonaws.com``) for services."""
+
+    arn: str | None = None
+    id: str | None = None
+    tags: Mapping[str, str] | None = None
+    service: str | None = None
+
+
+@dataclass(slots=True)
+class Request:
+    """May ``principal`` perform ``action`` on ``resource`` in this ``context``?"""
+
+    principal: Principal
+    action: str
+    resource: str = "*"
+    resource_account: str | None = None
+    context: Mapping[str, Any] | None = field(default=None)
+    management_account: str | None = None
+
+
+class PrincipalInfo:
+    """What the engine needs to know about a principal, parsed once from its ARN."""
+
+    __slots__ = (
+        "account", "arn", "identities", "kind", "name", "principal_arn", "principal_type",
+        "role_name", "service", "service_linked",
+    )  # fmt: skip
+
+    def __init__(self, arn: str | None, service: str | None) -> None:
+        self.arn = arn
+        self.service = service.lower() if service else None
+        self.account: str | None = None
+        self.name: str | None = None
+        self.role_name: str | None = None
+        self.service_linked = False
+        self.kind = "service" if service else "unknown"
+        self.principal_arn = arn
+        self.principal_type = "AWSService" if service else "Unknown"
+        if service or not arn:
+            self.identities: frozenset[str] = frozenset()
+            return
+        parts = arn.split(":", 5)
+        if len(parts) == 6:
+            self.account = parts[4] or None
+            resource = parts[5]
+            svc = parts[2]
+            if svc == "iam" and resource == "root":
+                self.kind, self.principal_type = "root", "Account"
+            elif svc == "iam" and resource.startswith("user/"):
+                self.kind, self.principal_type = "user", "User"
+                self.name = resource.rsplit("/", 1)[1]
+            elif svc == "iam" and resource.startswith("role/"):
+                self.kind, self.principal_type = "role", "AssumedRole"
+                self.role_name = resource.rsplit("/", 1)[1]
+                self.service_linked = resource.startswith("role/aws-service-role/")
+            elif svc == "sts" and resource.startswith("assumed-role/"):
+                self.kind, self.principal_type = "assumed-role", "AssumedRole"
+                self.role_name = resource.split("/")[1]
+                self.principal_arn = f"arn:{parts[1]}:iam::{self.account}:role/{self.role_name}"
+            elif svc == "sts" and resource.startswith("federated-user/"):
+                self.kind, self.principal_type = "federated-user", "FederatedUser"
+                self.name = resource.split("/", 1)[1]
+        if self.role_name and self.role_name.startswith("AWSServiceRoleFor"):
+            self.service_linked = True
+        self.identities = frozenset(x for x in (arn, self.principal_arn) if x)
+
+
+@lru_cache(maxsize=4096)
+def principal_info(arn: str | None, service: str | None) -> PrincipalInfo:
+    return PrincipalInfo(arn, service)
+
+
+def _one(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _values(value: Any) -> Values | None:
+    if isinstance(value, str):
+        return (value,)
+    if value is None:
+        return None
+    if isinstance(value, Sequence):
+        return tuple(_one(v) for v in value if v is not None)
+    return (_one(value),)
+
+
+class EvalContext:
+    """The request's condition keys: given ones (case-insensitive) first, then derived ones.
+
+    Records the keys that policies asked for but the request lacked (``missing``).
+    """
+
+    __slots__ = ("_keys", "info", "missing", "request", "resource_account")
+
+    def __init__(self, request: Request, info: PrincipalInfo, resource_account: str | None) -> None:
+        self.request = request
+        self.info = info
+        self.resource_account = resource_account
+        self._keys: dict[str, Values | None] | None = None
+        self.missing: dict[str, str] | None = None
+
+    def _given(self) -> dict[str, Values | None]:
+        ctx = self.request.context
+        keys: dict[str, Values | None] = {k.lower(): _values(v) for k, v in ctx.items()} if ctx else {}
+        self._keys = keys
+        return keys
+
+    def get(self, key: str, name: str) -> Values | None:
+        """Values of ``key`` (lowercased); ``name`` is the key as the policy wrote it."""
+        keys = self._keys if self._keys is not None else self._given()
+        try:
+            values = keys[key]
+        except KeyError:
+            values = keys[key] = self._derive(key)
+        if values is None:
+            missing = self.missing
+            if missing is None:
+                missing = self.missing = {}
+            missing.setdefault(key, name)
+        return values
+
+    def peek(self, key: str) -> Values | None:
+        """Like :meth:`get` without recording a missing key (for ``Null``)."""
+        keys = self._keys if self._keys is not None else self._given()
+        if key in keys:
+            return keys[key]
+        values = keys[key] = self._derive(key)
+        return values
+
+    def scalar(self, key: str, name: str) -> str | None:
+        """A single value for policy variables; multivalued keys do not resolve."""
+        values = self.get(key, name)
+        return values[0] if values is not None and len(values) == 1 else None
+
+    def _derive(self, key: str) -> Values | None:
+        info = self.info
+        principal = self.request.principal
+        if key == "aws:principalarn":
+            return (info.principal_arn,) if info.principal_arn else None
+        if key == "aws:principalaccount":
+            return (info.account,) if info.account else None
+        if key == "aws:principaltype":
+            return (info.principal_type,) if info.kind != "unknown" else None
+        if key == "aws:username":
+            return (info.name,) if info.kind == "user" and info.name else None
+        if key == "aws:userid":
+            if principal.id:
+                return (principal.id,)
+            if info.kind == "root" and info.account:
+                return (info.account,)
+            if info.kind == "federated-user" and info.account:
+                return (f"{info.account}:{info.name}",)
+            return None
+        if key == "aws:resourceaccount":
+            return (self.resource_account,) if self.resource_account else None
+        if key == "aws:principalisawsservice":
+            return ("true" if info.kind == "service" else "false",)
+        if key == "aws:principalservicename":
+            return (info.service,) if info.service else None
+        if key.startswith("aws:principaltag/") and principal.tags:
+            wanted = key[len("aws:principaltag/") :]
+            for tag, value in principal.tags.items():
+                if tag.lower() == wanted:
+                    return (value,)
+        return None
+
+    def missing_keys(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.missing.values()))) if self.missing else ()
