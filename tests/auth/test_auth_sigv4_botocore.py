@@ -128,6 +128,11 @@ def test_date_header_instead_of_x_amz_date() -> None:
     accept(wire)
 
 
+def test_latin_1_header_value_as_botocore_signs_it() -> None:
+    """http.client sends str headers as latin-1; botocore signs them as UTF-8; servers decode latin-1."""
+    accept(iam_call(headers={"X-Amz-Meta-Owner": "Zoë Müller"}))
+
+
 def test_unsigned_headers_may_be_added() -> None:
     wire = iam_call()
     accept(Wire(wire.method, wire.path, wire.query, [*wire.headers, ("User-Agent", "curl/8")], wire.body))

@@ -200,6 +200,19 @@ def test_canonical_uri(path: str, expected: str) -> None:
     assert canonical_uri(path) == expected
 
 
+def test_lone_surrogates_do_not_crash() -> None:
+    parsed = parse_signed_request(
+        "POST",
+        "/\udcff",
+        "a=\ud800",
+        headers(GOOD_AUTH.replace("host;", "host;x-a;"), **{"X-A": "\udc80"}),
+        b"",
+    )
+    assert "x-a:\udc80\n" in parsed.canonical_request
+    with pytest.raises(SignatureDoesNotMatch):
+        verify_signature(parsed, "secret\udcff", NOW)
+
+
 def test_signing_key_is_cached_and_bounded() -> None:
     signing_key.cache_clear()
     first = signing_key("secret", "20150830", "us-east-1", "iam")

@@ -132,7 +132,12 @@ def parse_signed_request(
     )
     scope = f"{scope_date}/{region}/{service}/{TERMINATOR}"
     string_to_sign = "\n".join(
-        (ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest())
+        (
+            ALGORITHM,
+            claim.amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode("utf-8", "surrogatepass")).hexdigest(),
+        )
     )
     token = params.get("X-Amz-Security-Token") if claim.presigned else None
     if token is None:
