@@ -37,8 +37,8 @@ def _load() -> list[Any]:
 # Cases the engine gets wrong today (see corpus/ENGINE_BUGS.md). Strict: a fix must remove the name.
 KNOWN_ENGINE_BUGS = frozenset(
     {
-        "duplicate Sid",
-        "Sid with characters other than letters and digits",
+        "an implicit deny by an SCP lists no statements",
+        "an implicit deny by a permissions boundary lists no statements",
     }
 )
 

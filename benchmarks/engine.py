@@ -1,0 +1,151 @@
+"""Policy engine benchmark: decisions per second in process, and ``ironkeep simulate`` end to end.
+
+    python3 benchmarks/engine.py            # both, prints a Markdown table
+    python3 benchmarks/engine.py --quick    # smaller numbers, for a smoke run
+
+(a) In process, one core: every principal's policy set (with the resource policy of each
+    resource it touches) is compiled once with ``compile_policy_set``; then ``authorize`` runs
+    in a loop over prebuilt requests. The same :class:`Decision` objects can ``explain()``
+    themselves afterwards; the table also gives the rate with ``to_json()`` (what the CLI
+    writes) and the rate of ``explain()`` itself.
+(b) ``python3 -m ironkeep simulate FILE > /dev/null`` as a whole process, on a generated JSON
+    Lines file with every policy embedded in every request (written under benchmarks/out/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workload import requests, write_jsonl
+
+from ironkeep.engine import authorize, compile_policy_set
+from ironkeep.simulate import build_request
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def _compiled(reqs: list[dict[str, Any]]) -> tuple[list[Any], float, int]:
+    """(request, policy set) pairs; each distinct set compiled once. Returns time and count."""
+    sets: dict[bytes, Any] = {}
+    pairs = []
+    t = time.perf_counter()
+    for r in reqs:
+        key = orjson.dumps(r["policies"])
+        ps = sets.get(key)
+        if ps is None:
+            pol = r["policies"]
+            ps = sets[key] = compile_policy_set(
+                identity=pol["identity"],
+                permissions_boundary=pol["permissions_boundary"],
+                session=pol["session"],
+                resource=pol["resource"],
+                scps=pol["scps"],
+                rcps=pol["rcps"],
+            )
+        pairs.append((build_request(r), ps))
+    return pairs, time.perf_counter() - t, len(sets)
+
+
+def _rate(fn: Any, pairs: list[Any], rounds: int) -> tuple[float, Any]:
+    out = fn(pairs)  # warm: per-action plans of each policy set are built on first use
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        out = fn(pairs)
+        best = min(best, time.perf_counter() - t)
+    return len(pairs) / best, out
+
+
+def in_process(n: int, rounds: int) -> dict[str, Any]:
+    reqs = list(requests(seed=11, n=n))
+    gc.collect()
+    gc.freeze()  # the compiled sets are long-lived; keep the collector off them
+    pairs, compile_s, n_sets = _compiled(reqs)
+
+    def decide(ps: list[Any]) -> list[Any]:
+        return [authorize(r, s) for r, s in ps]
+
+    def decide_json(ps: list[Any]) -> list[Any]:
+        return [orjson.dumps(authorize(r, s).to_json()) for r, s in ps]
+
+    rate, decisions = _rate(decide, pairs, rounds)
+    rate_json, _ = _rate(decide_json, pairs, rounds)
+    sample = decisions[: min(2000, len(decisions))]
+    t = time.perf_counter()
+    for d in sample:
+        d.explain()
+    explain_rate = len(sample) / (time.perf_counter() - t)
+    return {
+        "requests": n,
+        "distinct_sets": n_sets,
+        "compile_s": compile_s,
+        "rate": rate,
+        "rate_json": rate_json,
+        "explain_rate": explain_rate,
+        "outcomes": Counter(d.decision for d in decisions),
+    }
+
+
+def whole_process(n: int, rounds: int) -> dict[str, Any]:
+    path = OUT / f"requests-{n}.jsonl"
+    size = write_jsonl(path, seed=7, n=n)
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    best = float("inf")
+    lines = 0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "ironkeep", "simulate", str(path)],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        best = min(best, time.perf_counter() - t)
+        lines = proc.stdout.count(b"\n")
+    if lines != n:
+        raise SystemExit(f"simulate wrote {lines} lines for {n} requests")
+    return {"requests": n, "mb": size / 1e6, "per_request_kb": size / n / 1024, "wall_s": best}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 requests, one round")
+    ap.add_argument("--skip-process", action="store_true")
+    a = ap.parse_args()
+    n, rounds = (2000, 1) if a.quick else (20000, 3)
+    ip = in_process(n, rounds)
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(ip["outcomes"].items()))
+    print("| Measure | Result | Target |")
+    print("|---|---|---|")
+    print(
+        f"| (a) `authorize`, policy sets compiled ahead, 1 core | {ip['rate']:,.0f} decisions/s | >= 100,000/s |"
+    )
+    print(f"| (a) `authorize` + `to_json()` + orjson | {ip['rate_json']:,.0f} decisions/s | |")
+    print(f"| (a) `Decision.explain()` on the same objects | {ip['explain_rate']:,.0f} traces/s | |")
+    print(f"| (a) compile {ip['distinct_sets']:,} distinct policy sets | {ip['compile_s']:.2f} s | |")
+    if not a.skip_process:
+        wp = whole_process(n, rounds)
+        print(
+            f"| (b) `python3 -m ironkeep simulate`, {wp['requests']:,} requests, {wp['mb']:.0f} MB "
+            f"({wp['per_request_kb']:.1f} KiB each) | {wp['wall_s']:.2f} s wall | < 2 s |"
+        )
+    print(f"\nOutcomes of the {n:,} requests: {outcomes}.")
+
+
+if __name__ == "__main__":
+    main()
