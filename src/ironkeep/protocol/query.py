@@ -267,48 +267,28 @@ class _Scalar(_Plan):
         return value
 
     def check(self, value: Any, path: str, errors: Errors) -> None:
-        lo, hi, sensitive = self.min, self.max, self.sensitive
+        sensitive = self.sensitive
         if isinstance(value, str):
-            size = _jlen(value)
-            if lo is not None and size < lo:
-                errors.append(
-                    _violation(value, path, sensitive, f"Member must have length greater than or equal to {lo}")
-                )
-            if hi is not None and size > hi:
-                errors.append(
-                    _violation(value, path, sensitive, f"Member must have length less than or equal to {hi}")
-                )
+            _bounds(value, _jlen(value), "length", self, path, errors)
             if self.regex is not None and self.regex.fullmatch(value) is None:
-                errors.append(
-                    _violation(
-                        value, path, sensitive, f"Member must satisfy regular expression pattern: {self.pattern}"
-                    )
-                )
+                rule = f"Member must satisfy regular expression pattern: {self.pattern}"
+                errors.append(_violation(value, path, sensitive, rule))
             if self.enum and value not in self.enum_set:
-                errors.append(
-                    _violation(
-                        value, path, sensitive, f"Member must satisfy enum value set: [{', '.join(self.enum)}]"
-                    )
-                )
+                rule = f"Member must satisfy enum value set: [{', '.join(self.enum)}]"
+                errors.append(_violation(value, path, sensitive, rule))
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            if lo is not None and value < lo:
-                errors.append(
-                    _violation(value, path, sensitive, f"Member must have value greater than or equal to {lo}")
-                )
-            if hi is not None and value > hi:
-                errors.append(
-                    _violation(value, path, sensitive, f"Member must have value less than or equal to {hi}")
-                )
+            _bounds(value, value, "value", self, path, errors)
 
 
-def _check_size(plan: _Plan, value: list[Any] | dict[Any, Any], path: str, errors: Errors) -> None:
-    lo, hi = getattr(plan, "min", None), getattr(plan, "max", None)
-    if lo is not None and len(value) < lo:
-        errors.append(
-            _violation(value, path, plan.sensitive, f"Member must have length greater than or equal to {lo}")
-        )
-    if hi is not None and len(value) > hi:
-        errors.append(_violation(value, path, plan.sensitive, f"Member must have length less than or equal to {hi}"))
+def _bounds(value: Any, measure: float, what: str, plan: Any, path: str, errors: Errors) -> None:
+    """The model's ``min``/``max`` on a length (strings, lists, maps) or a value (numbers)."""
+    lo, hi = plan.min, plan.max
+    if lo is not None and measure < lo:
+        rule = f"Member must have {what} greater than or equal to {lo}"
+        errors.append(_violation(value, path, plan.sensitive, rule))
+    if hi is not None and measure > hi:
+        rule = f"Member must have {what} less than or equal to {hi}"
+        errors.append(_violation(value, path, plan.sensitive, rule))
 
 
 def _indexed(node: _Node | None) -> list[tuple[str, _Node]]:
@@ -320,12 +300,19 @@ def _indexed(node: _Node | None) -> list[tuple[str, _Node]]:
     return items
 
 
-class _List(_Plan):
-    def __init__(self, shape: ListShape, compiler: _Compiler) -> None:
+class _Collection(_Plan):
+    """A list or map: its size limits and whether it is flattened on the wire."""
+
+    def __init__(self, shape: Shape) -> None:
         self.sensitive = bool(shape.metadata.get("sensitive"))
-        self.min = shape.metadata.get("min")
-        self.max = shape.metadata.get("max")
+        self.min: int | None = shape.metadata.get("min")
+        self.max: int | None = shape.metadata.get("max")
         self.flattened = bool(shape.serialization.get("flattened"))
+
+
+class _List(_Collection):
+    def __init__(self, shape: ListShape, compiler: _Compiler) -> None:
+        super().__init__(shape)
         self.item_name = shape.member.serialization.get("name", "member")
         self.item = compiler.plan(shape.member)
 
@@ -338,16 +325,13 @@ class _List(_Plan):
             value = self.item.decode(child, f"{path}.{index}.member", errors)
             if value is not _ABSENT:
                 result.append(value)
-        _check_size(self, result, path, errors)
+        _bounds(result, len(result), "length", self, path, errors)
         return result
 
 
-class _Map(_Plan):
+class _Map(_Collection):
     def __init__(self, shape: MapShape, compiler: _Compiler) -> None:
-        self.sensitive = bool(shape.metadata.get("sensitive"))
-        self.min = shape.metadata.get("min")
-        self.max = shape.metadata.get("max")
-        self.flattened = bool(shape.serialization.get("flattened"))
+        super().__init__(shape)
         self.key_name = shape.key.serialization.get("name", "key")
         self.value_name = shape.value.serialization.get("name", "value")
         self.key = compiler.plan(shape.key)
@@ -370,7 +354,7 @@ class _Map(_Plan):
                 errors.append(_violation(None, f"{entry_path}.value", False, "Member must not be null"))
                 continue
             result[key] = value
-        _check_size(self, result, path, errors)
+        _bounds(result, len(result), "length", self, path, errors)
         return result
 
 
