@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure
-from ironkeep.protocol import decode_form, decode_query, render_error, render_response
+from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_error, render_response
 from ironkeep.services import authz, registry
 from ironkeep.services.context import CallContext
 from ironkeep.services.principals import Principals
@@ -30,11 +30,6 @@ log = logging.getLogger("ironkeep")
 
 SERVICES = frozenset({"iam", "sts"})
 _XML = "text/xml"
-
-
-class InvalidAction(AWSError):
-    code = "InvalidAction"
-    status = 400
 
 
 @dataclass(frozen=True, slots=True)
