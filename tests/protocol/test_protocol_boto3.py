@@ -7,35 +7,22 @@ boto3's own code (serializer, signer, parser, retry handler, exception factory).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
+from protocol_wire import REQUEST_ID, Handler, Seen, answerer
 
 from ironkeep.errors import AccessDenied, AWSError, InternalFailure, NoSuchEntity, ValidationError
-from ironkeep.protocol import decode_form, decode_query, render_error, render_response, service_model
-
-REQUEST_ID = "c2b4f0a5-4c59-4c1f-9c5e-4b1f6f3a0d11"
+from ironkeep.protocol import render_error, service_model
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-
-Handler = Callable[[str, dict[str, Any]], Any]
-
-
-def _client(service: str, handler: Handler, seen: list[tuple[str, dict[str, Any]]]) -> Any:
+def _client(service: str, handler: Handler, seen: Seen) -> Any:
     """A boto3 client whose requests are answered by ``handler(operation, input)``."""
     client = boto3.client(
         service,
@@ -46,17 +33,7 @@ def _client(service: str, handler: Handler, seen: list[tuple[str, dict[str, Any]
         config=Config(retries={"total_max_attempts": 1}),
     )
 
-    def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
-        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
-        try:
-            operation, params = decode_query(service, decode_form(body))
-            seen.append((operation, params))
-            status, payload = 200, render_response(service, operation, handler(operation, params), REQUEST_ID)
-        except AWSError as error:
-            status, payload = render_error(service, error, REQUEST_ID)
-        return AWSResponse(request.url, status, {"x-amzn-requestid": REQUEST_ID}, _Raw(payload))
-
-    client.meta.events.register("before-send", answer)
+    client.meta.events.register("before-send", answerer(service, handler, seen))
     return client
 
 
@@ -75,7 +52,7 @@ def test_boto3_request_decodes_and_response_parses() -> None:
             }
         }
 
-    seen: list[tuple[str, dict[str, Any]]] = []
+    seen: Seen = []
     iam = _client("iam", handler, seen)
     tags = [{"Key": "team", "Value": "a b=c"}, {"Key": "ünïcode", "Value": "日本 +100"}]
     answer = iam.create_user(UserName="bob@example.com", Path="/eng/", Tags=tags)
@@ -88,7 +65,7 @@ def test_boto3_request_decodes_and_response_parses() -> None:
 
 
 def test_boto3_operation_without_output() -> None:
-    seen: list[tuple[str, dict[str, Any]]] = []
+    seen: Seen = []
     iam = _client("iam", lambda op, params: None, seen)
     answer = iam.delete_user(UserName="bob")
     assert seen == [("DeleteUser", {"UserName": "bob"})]
@@ -113,7 +90,7 @@ def test_boto3_sts_types() -> None:
             "PackedPolicySize": 7,
         }
 
-    seen: list[tuple[str, dict[str, Any]]] = []
+    seen: Seen = []
     sts = _client("sts", handler, seen)
     answer = sts.assume_role(
         RoleArn="arn:aws:iam::123456789012:role/demo",

@@ -29,7 +29,7 @@ import base64
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -38,6 +38,7 @@ from ironkeep.errors import AWSError
 from ironkeep.protocol.models import operation_model, xml_namespace
 
 _SPECIAL = re.compile("[&<>\r]|[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ASCII_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 
 
@@ -47,7 +48,10 @@ def _entity(match: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """Escape ``text`` for an XML text node (see the module docstring)."""
-    if _SPECIAL.search(text) is None:
+    if text.isascii():
+        if _ASCII_SPECIAL.search(text) is None:
+            return text
+    elif _SPECIAL.search(text) is None:
         return text
     return _SPECIAL.sub(_entity, text)
 
@@ -81,10 +85,17 @@ def _boolean(value: Any) -> str:
 
 
 def _timestamp(value: Any) -> str:
-    if isinstance(value, str):
-        return escape(value)
+    if isinstance(value, datetime):
+        return _iso8601(value)
     if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
+        return _iso8601(datetime.fromtimestamp(value, UTC))
+    return escape(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _iso8601(value: datetime) -> str:
+    """UTC, ``Z``, milliseconds only when there is a fraction. Cached: formatting costs ~1 µs and
+    the same instants (creation dates) come back in every listing."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
