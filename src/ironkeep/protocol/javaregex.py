@@ -8,7 +8,9 @@ whole value must match. The differences that matter for botocore's models:
   ``\\p{Lu}``, and ``\\P{..}`` for the complement) do not exist in Python's ``re``. They become
   explicit code-point ranges computed from :mod:`unicodedata`, once per category.
 * ``\\uXXXX`` takes exactly four hex digits in both languages, so ``\\u10000`` means ``\\u1000``
-  followed by ``0`` in both: kept as is.
+  followed by ``0`` in both: kept as is. But Java joins an escaped surrogate pair
+  (``\\uD800\\uDC00``) into one code point (U+10000); Python would see two lone surrogates, so
+  pairs are rewritten as ``\\U00010000``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import unicodedata
 from functools import cache
 
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 _ASCII_CLASSES = {
     "w": "a-zA-Z0-9_",
     "d": "0-9",
@@ -44,13 +47,21 @@ def python_pattern(pattern: str) -> str:
             if nxt in "pP" and i + 2 < n and pattern[i + 2] == "{":
                 end = pattern.index("}", i + 3)
                 ranges = _category_ranges(_category_name(pattern[i + 3 : end]))
+                if nxt == "P" and in_class:
+                    raise ValueError(f"\\P{{..}} inside a character class is not supported: {pattern!r}")
                 if nxt == "P":
-                    body = "^" + ranges
-                    out.append("[" + body + "]" if not in_class else _complement_in_class(ranges))
+                    out.append("[^" + ranges + "]")
                 else:
                     out.append(ranges if in_class else "[" + ranges + "]")
                 i = end + 1
                 continue
+            if nxt == "u":
+                pair = _SURROGATE_PAIR.match(pattern, i)
+                if pair:  # Java joins an escaped surrogate pair into one code point; Python would not
+                    high, low = int(pair.group(1), 16), int(pair.group(2), 16)
+                    out.append(_char(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)))
+                    i = pair.end()
+                    continue
             if nxt in _ASCII_CLASSES:
                 chars = _ASCII_CLASSES[nxt]
                 out.append(chars if in_class else "[" + chars + "]")
@@ -88,10 +99,6 @@ def _category_name(name: str) -> str:
         if name.startswith(prefix) and len(name) > len(prefix):
             return name[len(prefix) :]
     return name
-
-
-def _complement_in_class(ranges: str) -> str:
-    raise ValueError(f"\\P{{..}} inside a character class is not supported: {ranges[:20]}")
 
 
 @cache
