@@ -97,6 +97,24 @@ def test_rendering_follows_the_model() -> None:
     )
 
 
+def test_lenient_scalar_inputs() -> None:
+    """Handlers may hand over wire-ish values: strings for booleans, epoch numbers for timestamps."""
+    output = {"Users": [], "IsTruncated": "false", "Marker": 12}
+    body = render_response("iam", "ListUsers", output, "r")
+    assert _parse("iam", "ListUsers", body) == {"Users": [], "IsTruncated": False, "Marker": "12"}
+    output = {
+        "Credentials": {
+            "AccessKeyId": "A" * 16,
+            "SecretAccessKey": "s",
+            "SessionToken": "t",
+            "Expiration": 1700000000,
+        }
+    }
+    assert b"<Expiration>2023-11-14T22:13:20Z</Expiration>" in render_response(
+        "sts", "GetSessionToken", output, "r"
+    )
+
+
 def test_empty_collections_blobs_and_maps() -> None:
     body = render_response("iam", "ListUsers", {"Users": [], "IsTruncated": True}, "r")
     assert _parse("iam", "ListUsers", body) == {"Users": [], "IsTruncated": True}

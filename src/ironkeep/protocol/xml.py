@@ -81,6 +81,8 @@ def _float(value: Any) -> str:
 
 
 def _boolean(value: Any) -> str:
+    if isinstance(value, str):  # "false" must not render as true
+        return "true" if value.lower() == "true" else "false"
     return "true" if value else "false"
 
 
