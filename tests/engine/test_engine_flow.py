@@ -356,3 +356,18 @@ def test_explain_renders_every_statement() -> None:
     assert 'identity[0] statement 0 Sid "Read" Allow: APPLIES' in text
     assert "identity[1] statement 0 Allow: no match (action not matched" in text
     assert "[scps[0]]" in text
+
+
+def test_an_implicit_deny_lists_no_statements() -> None:
+    # IAM policy simulator: implicit-deny results show no matched statements
+    d = decide(identity=[allow()], scps=[[allow("ec2:*")]])
+    assert (d.decision, d.matched, d.blocked_by) == ("ImplicitDeny", (), ("scps",))
+    assert "identity[0] statement 0 Allow: APPLIES" in d.explain()
+
+
+def test_rcp_allow_grants_nothing_by_itself() -> None:
+    # Organizations User Guide, RCPs: "No permissions are granted by an RCP"
+    rcp_full = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+    assert decide(rcps=[[rcp_full]]).decision == "ImplicitDeny"
+    assert decide(identity=[allow()], rcps=[[rcp_full]]).decision == "Allow"
+    assert decide(ROOT, resource_account=OTHER, rcps=[[rcp_full]]).decision == "ImplicitDeny"

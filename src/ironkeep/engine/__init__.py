@@ -36,8 +36,9 @@ API
     * ExplicitDeny: every Deny statement that applied.
     * Allow: every Allow statement that applied, from every kind (identity, boundary, session,
       resource, each SCP and RCP level).
-    * ImplicitDeny: likewise every Allow statement that applied, which shows what was granted
-      but not enough; ``blocked_by`` names what was missing.
+    * ImplicitDeny: empty, as in the IAM policy simulator (an Allow did not decide a deny);
+      ``blocked_by`` names the kinds that lacked an Allow, and ``explain()`` shows the Allow
+      statements that applied but were not enough.
 
     ``missing_context``: sorted condition keys (as the policy wrote them) that statements whose
     action, principal and resource matched referred to but the request lacked.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ironkeep.engine.conditions import Condition, compile_conditions
+from ironkeep.engine.conditions import Check, Condition, compile_conditions, conditions_check
 from ironkeep.engine.request import EvalContext, PrincipalInfo
 from ironkeep.errors import MalformedPolicyDocument
 from ironkeep.policy.document import Policy, PrincipalSpec, Statement, cache_key, parse_policy
@@ -34,7 +34,8 @@ DIRECT, ROLE, ACCOUNT = 1, 2, 3
 
 Doc = str | bytes | Mapping[str, Any] | Policy
 _PLAN_CACHE = 2048
-_SET_CACHE = 1024
+_SET_CACHE = 4096
+_STATEMENT_CACHE = 8192
 
 
 class MatchedStatement:
@@ -158,9 +159,19 @@ class PrincipalMatcher:
 class CompiledStatement:
     """A statement ready to evaluate; ``ref`` is its :class:`MatchedStatement`."""
 
-    __slots__ = ("actions", "allow", "conditions", "not_action", "principal", "ref", "resource", "statement")
+    __slots__ = (
+        "actions",
+        "allow",
+        "check",
+        "conditions",
+        "not_action",
+        "principal",
+        "ref",
+        "resource",
+        "statement",
+    )
 
-    def __init__(self, statement: Statement, label: str) -> None:
+    def __init__(self, statement: Statement, label: str, kind: str = "identity") -> None:
         self.statement = statement
         self.allow = statement.effect == "Allow"
         self.ref = MatchedStatement(label, statement.sid, statement.effect, statement.index)
@@ -173,9 +184,11 @@ class CompiledStatement:
             self.resource: ResourceMatcher | None = None  # no element (trust policy) or "*"
         else:
             self.resource = ResourceMatcher(resources, negate)
-        spec = statement.principal or statement.not_principal
+        # An RCP's Principal is always "*" (it restricts, it names no one to grant to).
+        spec = None if kind == "rcp" else statement.principal or statement.not_principal
         self.principal = PrincipalMatcher(spec, statement.principal is None) if spec else None
         self.conditions: tuple[Condition, ...] = compile_conditions(statement.conditions)
+        self.check: Check | None = conditions_check(self.conditions)  # all conditions in one call
 
     def action_matches(self, action: str) -> bool:
         """``action`` lowercased."""
@@ -219,11 +232,38 @@ class Group:
         return tuple(statements[i] for i in sorted(found))
 
 
+# (allows, denies) of a group whose candidates all apply whatever the request
+Fixed = tuple[tuple[MatchedStatement, ...], tuple[MatchedStatement, ...]]
+PlanEntry = tuple[tuple[CompiledStatement, ...], Fixed | None]
+
+
+def _entry(candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
+    if all(st.principal is None and st.resource is None and not st.conditions for st in candidates):
+        allows = tuple(st.ref for st in candidates if st.allow)
+        denies = tuple(st.ref for st in candidates if not st.allow)
+        return candidates, (allows, denies)
+    return candidates, None
+
+
+# Compiled statements of one policy under one label, keyed on the (content-cached) Policy.
+_compiled: dict[tuple[Policy, str], tuple[CompiledStatement, ...]] = {}
+
+
+def _compile_policy(policy: Policy, name: str) -> tuple[CompiledStatement, ...]:
+    key = (policy, name)
+    found = _compiled.get(key)
+    if found is None:
+        found = tuple(CompiledStatement(s, name, policy.kind) for s in policy.statements)
+        if len(_compiled) >= _STATEMENT_CACHE:
+            _compiled.clear()
+        _compiled[key] = found
+    return found
+
+
 def _group(policies: Sequence[Policy], label: str, indexed: bool) -> Group:
     statements: list[CompiledStatement] = []
     for n, policy in enumerate(policies):
-        name = f"{label}[{n}]" if indexed else label
-        statements.extend(CompiledStatement(s, name) for s in policy.statements)
+        statements.extend(_compile_policy(policy, f"{label}[{n}]" if indexed else label))
     return Group(label, statements)
 
 
@@ -235,7 +275,8 @@ class PolicySet:
     """
 
     __slots__ = (
-        "_plans", "groups", "has_boundary", "has_resource", "has_session", "policies", "rcp_levels", "scp_levels",
+        "_plans", "applies", "boundary_pos", "groups", "has_boundary", "has_resource", "has_session", "policies",
+        "rcp_levels", "rcp_slice", "resource_pos", "scp_levels", "scp_slice", "session_pos",
     )  # fmt: skip
 
     def __init__(
@@ -266,13 +307,28 @@ class PolicySet:
         self.rcp_levels = len(rcps)
         groups.extend(_group(level, f"rcps[{i}]", True) for i, level in enumerate(rcps))
         self.groups = tuple(groups)
-        self._plans: dict[str, tuple[tuple[CompiledStatement, ...], ...]] = {}
+        # where each kind sits in ``groups`` (-1: absent)
+        fixed = 1 + self.has_boundary + self.has_session + self.has_resource
+        self.boundary_pos = 1 if self.has_boundary else -1
+        self.session_pos = 1 + self.has_boundary if self.has_session else -1
+        self.resource_pos = fixed - 1 if self.has_resource else -1
+        self.scp_slice = slice(fixed, fixed + self.scp_levels)
+        self.rcp_slice = slice(fixed + self.scp_levels, fixed + self.scp_levels + self.rcp_levels)
+        # which groups apply, indexed by 2 * SCP-exempt + RCP-exempt
+        self.applies = tuple(
+            (True,) * fixed + (not scp,) * self.scp_levels + (not rcp,) * self.rcp_levels
+            for scp in (False, True)
+            for rcp in (False, True)
+        )
+        self._plans: dict[str, tuple[PlanEntry, ...]] = {}
 
-    def plan(self, action: str) -> tuple[tuple[CompiledStatement, ...], ...]:
-        """Per group, the statements whose Action can match ``action`` (lowercased). Cached."""
+    def plan(self, action: str) -> tuple[PlanEntry, ...]:
+        """Per group, the statements whose Action can match ``action`` (lowercased), and the
+        group's result when it does not depend on the request (every candidate unconditional).
+        Cached per action."""
         plan = self._plans.get(action)
         if plan is None:
-            plan = tuple(g.candidates(action) for g in self.groups)
+            plan = tuple(_entry(g.candidates(action)) for g in self.groups)
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.clear()
             self._plans[action] = plan

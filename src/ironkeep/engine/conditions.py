@@ -30,9 +30,12 @@ from typing import Any, NamedTuple
 
 from ironkeep.engine.request import EvalContext
 from ironkeep.policy.document import ConditionSpec
-from ironkeep.policy.patterns import ARN, STRING, Piece, compile_pattern
+from ironkeep.policy.patterns import ARN, STRING, PatternSet, Piece, compile_pattern
 
 __all__ = ["OPERATORS", "Condition", "Operator", "compile_conditions"]
+
+
+Tester = Callable[[str], bool]
 
 
 class Operator(NamedTuple):
@@ -98,6 +101,29 @@ def _binary(text: str) -> bytes | str:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return text
+
+
+@lru_cache(maxsize=4096)
+def _ip_int(text: str) -> tuple[int, int] | None:
+    address = _ip(text)
+    return None if address is None else (address.version, int(address))
+
+
+def _network_tester(networks: list[Any]) -> Tester:
+    """Address-in-any-CIDR as integer masks (the ipaddress containment test is slow)."""
+    masks = tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks)
+
+    def tester(value: str) -> bool:
+        address = _ip_int(value)
+        if address is None:
+            return False
+        version, number = address
+        for net_version, base, mask in masks:
+            if net_version == version and number & mask == base:
+                return True
+        return False
+
+    return tester
 
 
 def _in_network(value: str, network: Any) -> bool:
@@ -179,6 +205,36 @@ OPERATORS: dict[str, Operator] = {
 }
 
 
+_UNSET: Any = object()
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+def _fast_tester(base: str, op: Operator, pieces: list[tuple[Piece, ...]]) -> Tester:
+    """One request value against all static policy values, with the cheapest test per operator."""
+    if not pieces:
+        return _never
+    if op.parse is _text:
+        return frozenset(_text(p) for p in pieces).__contains__
+    if op.parse is _lower:
+        lowered = frozenset(_lower(p) for p in pieces)
+        return lambda v: v.lower() in lowered
+    if op.parse is _like:
+        return PatternSet(pieces, STRING)
+    if op.parse is _arn:
+        return PatternSet(pieces, ARN)
+    if op.parse is _network:
+        return _network_tester([n for n in map(_network, pieces) if n is not None])
+    parsed = [w for w in (op.parse(p) for p in pieces) if w is not None]
+    test = op.test
+    if len(parsed) == 1:
+        only = parsed[0]
+        return lambda v: test(v, only)
+    return lambda v: any(test(v, w) for w in parsed)
+
+
 class Condition:
     """One ``operator: {key: values}`` entry, compiled. Call it with an :class:`EvalContext`."""
 
@@ -192,7 +248,7 @@ class Condition:
         "op",
         "qualifier",
         "spec",
-        "static",
+        "tester",
     )
 
     def __init__(self, spec: ConditionSpec) -> None:
@@ -202,61 +258,71 @@ class Condition:
         self.qualifier = spec.qualifier
         self.if_exists = spec.if_exists
         self.null = spec.base == "Null"
+        self.dynamic: tuple[Any, ...] = ()
         if self.null:
             self.op = None
             self.negated = False
-            self.static: tuple[Any, ...] = tuple(v.lower() == "true" for v in spec.values)
-            self.dynamic: tuple[Any, ...] = ()
+            wanted = {v.lower() == "true" for v in spec.values}
+            self.tester: Tester = lambda absent: absent in wanted
             return
         op = OPERATORS[spec.base]
         self.op = op
         self.negated = op.negated
-        static = []
+        static: list[tuple[Piece, ...]] = []
         dynamic = []
         for template in spec.templates:
             if op.variables and template.variables:
                 dynamic.append(template)
             else:
-                pieces = template.static_pieces() if op.variables else ((template.text, True),)
-                static.append(op.parse(pieces))
-        self.static = tuple(v for v in static if v is not None)
+                static.append(template.static_pieces() if op.variables else ((template.text, True),))
+        self.tester = _fast_tester(spec.base, op, static)
         self.dynamic = tuple(dynamic)
 
-    def _wanted(self, ctx: EvalContext) -> tuple[Any, ...]:
-        if not self.dynamic:
-            return self.static
-        out = list(self.static)
+    def _with_variables(self, ctx: EvalContext) -> Tester:
         parse = self.op.parse  # type: ignore[union-attr]
+        test = self.op.test  # type: ignore[union-attr]
+        resolved = []
         for template in self.dynamic:
             pieces = template.resolve(ctx.scalar)
             if pieces is not None:
                 parsed = parse(pieces)
                 if parsed is not None:
-                    out.append(parsed)
-        return tuple(out)
+                    resolved.append(parsed)
+        static = self.tester
+        return lambda v: static(v) or any(test(v, w) for w in resolved)
 
     def __call__(self, ctx: EvalContext) -> bool:
         if self.null:
-            values = ctx.peek(self.key)
-            absent = not values
-            return any(wanted == absent for wanted in self.static)
-        values = ctx.get(self.key, self.name)
+            return self.tester(not ctx.peek(self.key))  # type: ignore[arg-type]
+        keys = ctx.keys if ctx.keys is not None else ctx.given()
+        values = keys.get(self.key, _UNSET)
+        if values is _UNSET:
+            values = ctx.peek(self.key)  # derived from the principal or resource, or None
         if values is None:
+            ctx.record_missing(self.key, self.name)
             if self.if_exists or self.qualifier == "ForAllValues":
                 return True
             if self.qualifier == "ForAnyValue":
                 return False
             return self.negated
-        wanted = self._wanted(ctx)
-        test = self.op.test  # type: ignore[union-attr]
+        tester = self._with_variables(ctx) if self.dynamic else self.tester
         negated = self.negated
         qualifier = self.qualifier
+        if values.__class__ is str:  # a single value as the request gave it
+            if qualifier is None:
+                return tester(values) != negated
+            values = (values,)
+        elif values.__class__ is not tuple:
+            values = ctx.peek(self.key)
+            if values is None:  # e.g. a JSON null in the request context
+                return self.if_exists or qualifier == "ForAllValues" or (qualifier is None and self.negated)
         if qualifier is None:
-            hit = any(test(v, w) for v in values for w in wanted)
-            return hit != negated
+            if len(values) == 1:
+                return tester(values[0]) != negated
+            return any(map(tester, values)) != negated
         if qualifier == "ForAnyValue":
-            return any(any(test(v, w) for w in wanted) != negated for v in values)
-        return all(any(test(v, w) for w in wanted) != negated for v in values)
+            return any(tester(v) != negated for v in values)
+        return all(tester(v) != negated for v in values)
 
     def __repr__(self) -> str:
         return f"Condition({self.spec.operator}: {self.name})"
@@ -264,6 +330,54 @@ class Condition:
 
 def compile_conditions(specs: tuple[ConditionSpec, ...]) -> tuple[Condition, ...]:
     return tuple(Condition(s) for s in specs)
+
+
+Check = Callable[[EvalContext], bool]
+
+
+def _fast(condition: Condition) -> Check:
+    """The condition as a plain closure; a single given string value takes the short way."""
+    if condition.null or condition.dynamic or condition.qualifier is not None:
+        return condition
+    key, tester, negated, slow = condition.key, condition.tester, condition.negated, condition.__call__
+
+    def check(ctx: EvalContext) -> bool:
+        keys = ctx.keys
+        if keys is None:
+            keys = ctx.given()
+        value = keys.get(key)
+        if value.__class__ is str:
+            return tester(value) != negated
+        return slow(ctx)
+
+    return check
+
+
+def conditions_check(conditions: tuple[Condition, ...]) -> Check | None:
+    """One closure for a statement's Condition element: all must hold, and every one is
+    evaluated so that every missing key is recorded. None when there is no Condition."""
+    if not conditions:
+        return None
+    checks = tuple(_fast(c) for c in conditions)
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+
+        def both(ctx: EvalContext) -> bool:
+            a = first(ctx)
+            return second(ctx) and a
+
+        return both
+
+    def every(ctx: EvalContext) -> bool:
+        ok = True
+        for check in checks:
+            if not check(ctx):
+                ok = False
+        return ok
+
+    return every
 
 
 def conditions_hold(conditions: tuple[Condition, ...], ctx: EvalContext) -> bool:

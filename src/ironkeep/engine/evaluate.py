@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ironkeep.engine.compiled import ACCOUNT, DIRECT, ROLE, CompiledStatement, MatchedStatement, PolicySet
 from ironkeep.engine.conditions import conditions_hold
@@ -41,11 +42,11 @@ from ironkeep.engine.request import EvalContext, PrincipalInfo, Request, princip
 
 __all__ = ["Analysis", "analyze", "authorize", "combine"]
 
-# Per group: (allows, denies, principal codes of the allows)
-GroupResult = tuple[list[MatchedStatement], list[MatchedStatement], list[int]]
-_EMPTY: GroupResult = ([], [], [])
+# Per group: (how many Allow statements applied, how many Deny statements applied)
+GroupResult = tuple[int, int]
 
 
+@lru_cache(maxsize=8192)
 def _resource_account(resource: str) -> str | None:
     if resource.startswith("arn:"):
         parts = resource.split(":", 5)
@@ -54,7 +55,8 @@ def _resource_account(resource: str) -> str | None:
     return None
 
 
-def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, bool, bool]:
+def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, int]:
+    """Principal, context, resource, and which groups apply (index into ``PolicySet.applies``)."""
     principal = request.principal
     info = principal_info(principal.arn, principal.service)
     resource = request.resource or "*"
@@ -63,39 +65,7 @@ def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, bool, boo
     mgmt = request.management_account
     scp_exempt = info.kind == "service" or info.service_linked or (mgmt is not None and info.account == mgmt)
     rcp_exempt = info.service_linked or (mgmt is not None and account == mgmt)
-    return info, ctx, resource, scp_exempt, rcp_exempt
-
-
-def _scan(
-    candidates: tuple[CompiledStatement, ...],
-    resource: str,
-    ctx: EvalContext,
-    info: PrincipalInfo,
-    has_boundary: bool,
-) -> GroupResult:
-    allows: list[MatchedStatement] = []
-    denies: list[MatchedStatement] = []
-    codes: list[int] = []
-    for st in candidates:
-        code = DIRECT
-        pm = st.principal
-        if pm is not None:
-            code = pm.match(info, ctx.request.principal.id)
-            if not code and not st.allow and pm.negate and has_boundary:
-                code = DIRECT
-            if not code:
-                continue
-        rm = st.resource
-        if rm is not None and not rm(resource, ctx):
-            continue
-        if st.conditions and not conditions_hold(st.conditions, ctx):
-            continue
-        if st.allow:
-            allows.append(st.ref)
-            codes.append(code)
-        else:
-            denies.append(st.ref)
-    return allows, denies, codes
+    return info, ctx, resource, 2 * scp_exempt + rcp_exempt
 
 
 def combine(
@@ -103,59 +73,55 @@ def combine(
     same_account: bool,
     policies: PolicySet,
     results: Sequence[GroupResult | None],
+    allows: list[MatchedStatement],
+    denies: list[MatchedStatement],
+    codes: Sequence[int],
 ) -> tuple[str, tuple[MatchedStatement, ...], tuple[str, ...], bool | None, bool | None]:
     """(decision, matched, blocked_by, allowed by boundary, allowed by organizations).
 
-    ``results`` holds one entry per group of ``policies`` (None: the group does not apply).
+    ``results`` holds one (allows, denies) count per group of ``policies`` (None: the group does
+    not apply); ``allows`` and ``denies`` every statement that applied, in group order;
+    ``codes`` how the resource-based policy's applying Allow statements name the caller.
     """
-    denies = [m for r in results if r is not None for m in r[1]]
+    boundary = results[policies.boundary_pos] if policies.has_boundary else None
+    orgs_ok = _levels_allowed(results[policies.scp_slice])
     if denies:
         kinds = tuple(dict.fromkeys(_kind(m.policy) for m in denies))
-        boundary_ok = _boundary_allowed(policies, results)
-        return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, _levels_allowed(policies, results, "scps")
-    pos = 1
-    boundary = session = resource = None
-    if policies.has_boundary:
-        boundary, pos = results[pos], pos + 1
-    if policies.has_session:
-        session, pos = results[pos], pos + 1
-    if policies.has_resource:
-        resource = results[pos]
-    identity_allows = bool(results[0] and results[0][0])
+        boundary_ok = None if boundary is None else bool(boundary[0]) and not boundary[1]
+        return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, orgs_ok
+    session = results[policies.session_pos] if policies.has_session else None
+    identity_allows = bool(results[0][0])  # type: ignore[index]
     boundary_ok = boundary is None or bool(boundary[0])
     session_ok = bool(session[0]) if session is not None else info.kind != "federated-user"
-    codes = resource[2] if resource is not None else ()
     kind = info.kind
-    if kind == "root":
-        identity_ok = True
-    elif kind == "service":
-        identity_ok = False
-    else:
-        identity_ok = identity_allows and boundary_ok and session_ok
-
     blocked: list[str] = []
-    orgs_ok = _levels_allowed(policies, results, "scps")
     if orgs_ok is False:
         blocked.append("scps")
-    if _levels_allowed(policies, results, "rcps") is False:
+    if _levels_allowed(results[policies.rcp_slice]) is False:
         blocked.append("rcps")
     if kind == "service":
         granted = DIRECT in codes
         if not granted:
             blocked.append("resource")
     elif same_account:
-        granted = identity_ok or DIRECT in codes or (ROLE in codes and boundary_ok and session_ok)
+        granted = (
+            kind == "root"
+            or (identity_allows and boundary_ok and session_ok)
+            or DIRECT in codes
+            or (ROLE in codes and boundary_ok and session_ok)
+        )
         if not granted:
             blocked.extend(_identity_blockers(identity_allows, boundary_ok, session_ok))
     else:
-        granted = identity_ok and bool(codes)
+        granted = (kind == "root" or (identity_allows and boundary_ok and session_ok)) and bool(codes)
         if not granted:
             blocked.extend(_identity_blockers(identity_allows or kind == "root", boundary_ok, session_ok))
             if not codes:
                 blocked.append("resource")
-    allows = tuple(m for r in results if r is not None for m in r[0])
-    decision = ALLOW if granted and not blocked else IMPLICIT_DENY
-    return decision, allows, tuple(blocked), None if boundary is None else boundary_ok, orgs_ok
+    boundary_detail = None if boundary is None else boundary_ok
+    if granted and not blocked:
+        return ALLOW, tuple(allows), (), boundary_detail, orgs_ok
+    return IMPLICIT_DENY, (), tuple(blocked), boundary_detail, orgs_ok
 
 
 def _identity_blockers(identity: bool, boundary: bool, session: bool) -> list[str]:
@@ -171,47 +137,65 @@ def _kind(label: str) -> str:
     return label.split("[", 1)[0]
 
 
-def _boundary_allowed(policies: PolicySet, results: Sequence[GroupResult | None]) -> bool | None:
-    if not policies.has_boundary:
-        return None
-    r = results[1]
-    return r is not None and bool(r[0]) and not r[1]
-
-
-def _levels_allowed(policies: PolicySet, results: Sequence[GroupResult | None], kind: str) -> bool | None:
-    start = 1 + policies.has_boundary + policies.has_session + policies.has_resource
-    count = policies.scp_levels
-    if kind == "rcps":
-        start += count
-        count = policies.rcp_levels
-    levels = results[start : start + count]
+def _levels_allowed(levels: Sequence[GroupResult | None]) -> bool | None:
+    """Every level has an Allow and no Deny; None when there are no levels or they are exempt."""
     if not levels or levels[0] is None:
         return None
     return all(bool(r[0]) and not r[1] for r in levels if r is not None)
 
 
-def _applies_map(policies: PolicySet, scp_exempt: bool, rcp_exempt: bool) -> list[bool]:
-    n_fixed = 1 + policies.has_boundary + policies.has_session + policies.has_resource
-    return [True] * n_fixed + [not scp_exempt] * policies.scp_levels + [not rcp_exempt] * policies.rcp_levels
-
-
 def authorize(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` against ``policies``; the Decision can explain itself afterwards."""
-    info, ctx, resource, scp_exempt, rcp_exempt = _setup(request)
+    info, ctx, resource, exempt = _setup(request)
     plan = policies.plan(request.action.lower())
-    applies = _applies_map(policies, scp_exempt, rcp_exempt)
     has_boundary = policies.has_boundary
+    unique_id = request.principal.id
     results: list[GroupResult | None] = []
-    for candidates, on in zip(plan, applies, strict=True):
+    all_allows: list[MatchedStatement] = []
+    all_denies: list[MatchedStatement] = []
+    codes: list[int] = []
+    for (candidates, fixed), on in zip(plan, policies.applies[exempt], strict=True):
         if not on:
             results.append(None)
-        elif not candidates:
-            results.append(_EMPTY)
-        else:
-            results.append(_scan(candidates, resource, ctx, info, has_boundary))
+            continue
+        if fixed is not None:  # the group's result does not depend on the request
+            fixed_allows, fixed_denies = fixed
+            results.append((len(fixed_allows), len(fixed_denies)))
+            if fixed_allows:
+                all_allows.extend(fixed_allows)
+            if fixed_denies:
+                all_denies.extend(fixed_denies)
+            continue
+        n_allows = len(all_allows)
+        n_denies = len(all_denies)
+        for st in candidates:
+            code = DIRECT
+            pm = st.principal
+            if pm is not None:
+                code = pm.match(info, unique_id)
+                if not code:
+                    if st.allow or not pm.negate or not has_boundary:
+                        continue
+                    code = DIRECT  # Deny + NotPrincipal always applies with a boundary
+            rm = st.resource
+            if rm is not None and not rm(resource, ctx):
+                continue
+            check = st.check
+            if check is not None and not check(ctx):
+                continue
+            if st.allow:
+                all_allows.append(st.ref)
+                if pm is not None:
+                    codes.append(code)
+            else:
+                all_denies.append(st.ref)
+        results.append((len(all_allows) - n_allows, len(all_denies) - n_denies))
     same = info.account is not None and info.account == ctx.resource_account
-    decision, matched, blocked, boundary_ok, orgs_ok = combine(info, same, policies, results)
-    return Decision(decision, matched, ctx.missing_keys(), blocked, boundary_ok, orgs_ok, request, policies)
+    decision, matched, blocked, boundary_ok, orgs_ok = combine(
+        info, same, policies, results, all_allows, all_denies, codes
+    )
+    missing = ctx.missing_keys() if ctx.missing else ()
+    return Decision(decision, matched, missing, blocked, boundary_ok, orgs_ok, request, policies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +270,15 @@ def _yn(flag: bool | None) -> str:
 
 def analyze(request: Request, policies: PolicySet) -> Analysis:
     """Evaluate every statement of every policy and record each element's match."""
-    info, ctx, resource, scp_exempt, rcp_exempt = _setup(request)
+    info, ctx, resource, exempt = _setup(request)
     action = request.action.lower()
-    applies = _applies_map(policies, scp_exempt, rcp_exempt)
+    applies = policies.applies[exempt]
     has_boundary = policies.has_boundary
     groups = []
     results: list[GroupResult | None] = []
+    allows: list[MatchedStatement] = []
+    denies: list[MatchedStatement] = []
+    codes: list[int] = []
     for group, on in zip(policies.groups, applies, strict=True):
         records = []
         if on:
@@ -302,15 +289,16 @@ def analyze(request: Request, policies: PolicySet) -> Analysis:
             results.append(None)
             continue
         applied = [rec for rec in records if rec.applies]
-        results.append(
-            (
-                [rec.ref for rec in applied if rec.ref.effect == "Allow"],
-                [rec.ref for rec in applied if rec.ref.effect == "Deny"],
-                [rec.principal or DIRECT for rec in applied if rec.ref.effect == "Allow"],
-            )
-        )
+        group_allows = [rec for rec in applied if rec.ref.effect == "Allow"]
+        group_denies = [rec.ref for rec in applied if rec.ref.effect == "Deny"]
+        allows.extend(rec.ref for rec in group_allows)
+        denies.extend(group_denies)
+        codes.extend(rec.principal for rec in group_allows if rec.principal is not None)
+        results.append((len(group_allows), len(group_denies)))
     same = info.account is not None and info.account == ctx.resource_account
-    decision, matched, blocked, boundary_ok, orgs_ok = combine(info, same, policies, results)
+    decision, matched, blocked, boundary_ok, orgs_ok = combine(
+        info, same, policies, results, allows, denies, codes
+    )
     full = Decision(decision, matched, ctx.missing_keys(), blocked, boundary_ok, orgs_ok)
     return Analysis(request, full, tuple(groups), same, info.kind)
 
@@ -336,5 +324,5 @@ def _record(
     if action_ok and code != 0:
         resource_ok = st.resource is None or st.resource(resource, ctx)
         if resource_ok:
-            cond_ok = conditions_hold(st.conditions, ctx) if st.conditions else True
+            cond_ok = conditions_hold(st.conditions, ctx)
     return StatementRecord(st.ref, action_ok, code, resource_ok, cond_ok)

@@ -45,7 +45,7 @@ class PrincipalInfo:
     """What the engine needs to know about a principal, parsed once from its ARN."""
 
     __slots__ = (
-        "account", "arn", "identities", "kind", "name", "principal_arn", "principal_type",
+        "account", "arn", "derived", "identities", "kind", "name", "principal_arn", "principal_type",
         "role_name", "service", "service_linked",
     )  # fmt: skip
 
@@ -61,6 +61,7 @@ class PrincipalInfo:
         self.principal_type = "AWSService" if service else "Unknown"
         if service or not arn:
             self.identities: frozenset[str] = frozenset()
+            self.derived = self._static_keys()
             return
         parts = arn.split(":", 5)
         if len(parts) == 6:
@@ -86,6 +87,24 @@ class PrincipalInfo:
         if self.role_name and self.role_name.startswith("AWSServiceRoleFor"):
             self.service_linked = True
         self.identities = frozenset(x for x in (arn, self.principal_arn) if x)
+        self.derived = self._static_keys()
+
+    def _static_keys(self) -> dict[str, Values]:
+        """The derived keys that depend on the ARN alone (the request's own keys override them)."""
+        keys: dict[str, Values] = {
+            "aws:principalisawsservice": ("true" if self.kind == "service" else "false",)
+        }
+        if self.principal_arn:
+            keys["aws:principalarn"] = (self.principal_arn,)
+        if self.account:
+            keys["aws:principalaccount"] = (self.account,)
+        if self.kind != "unknown":
+            keys["aws:principaltype"] = (self.principal_type,)
+        if self.kind == "user" and self.name:
+            keys["aws:username"] = (self.name,)
+        if self.service:
+            keys["aws:principalservicename"] = (self.service,)
+        return keys
 
 
 @lru_cache(maxsize=4096)
@@ -117,42 +136,49 @@ class EvalContext:
     Records the keys that policies asked for but the request lacked (``missing``).
     """
 
-    __slots__ = ("_keys", "info", "missing", "request", "resource_account")
+    __slots__ = ("info", "keys", "missing", "request", "resource_account")
 
     def __init__(self, request: Request, info: PrincipalInfo, resource_account: str | None) -> None:
         self.request = request
         self.info = info
         self.resource_account = resource_account
-        self._keys: dict[str, Values | None] | None = None
+        self.keys: dict[str, Any] | None = None  # lowercased key -> raw, then normalised, value
         self.missing: dict[str, str] | None = None
 
-    def _given(self) -> dict[str, Values | None]:
+    def given(self) -> dict[str, Any]:
+        """The request's keys, lowercased (built on first use)."""
+        keys: dict[str, Any] = self.info.derived.copy()
         ctx = self.request.context
-        keys: dict[str, Values | None] = {k.lower(): _values(v) for k, v in ctx.items()} if ctx else {}
-        self._keys = keys
+        if ctx:
+            for key, value in ctx.items():
+                keys[key.lower()] = value
+        self.keys = keys
         return keys
 
-    def get(self, key: str, name: str) -> Values | None:
-        """Values of ``key`` (lowercased); ``name`` is the key as the policy wrote it."""
-        keys = self._keys if self._keys is not None else self._given()
+    def peek(self, key: str) -> Values | None:
+        """Values of ``key`` (lowercased): given ones, else derived ones."""
+        keys = self.keys if self.keys is not None else self.given()
         try:
             values = keys[key]
         except KeyError:
             values = keys[key] = self._derive(key)
-        if values is None:
-            missing = self.missing
-            if missing is None:
-                missing = self.missing = {}
-            missing.setdefault(key, name)
+            return values
+        if values is not None and values.__class__ is not tuple:
+            values = keys[key] = _values(values)
         return values
 
-    def peek(self, key: str) -> Values | None:
-        """Like :meth:`get` without recording a missing key (for ``Null``)."""
-        keys = self._keys if self._keys is not None else self._given()
-        if key in keys:
-            return keys[key]
-        values = keys[key] = self._derive(key)
+    def get(self, key: str, name: str) -> Values | None:
+        """Like :meth:`peek`, and records a missing key (``name``: as the policy wrote it)."""
+        values = self.peek(key)
+        if values is None:
+            self.record_missing(key, name)
         return values
+
+    def record_missing(self, key: str, name: str) -> None:
+        missing = self.missing
+        if missing is None:
+            missing = self.missing = {}
+        missing.setdefault(key, name)
 
     def scalar(self, key: str, name: str) -> str | None:
         """A single value for policy variables; multivalued keys do not resolve."""

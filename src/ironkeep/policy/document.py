@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from ironkeep.errors import MalformedPolicyDocument
 from ironkeep.policy.patterns import Template, parse_template
 
@@ -388,9 +390,15 @@ def _check_sids(statements: tuple[Statement, ...]) -> None:
 _cache: dict[tuple[str, str | bytes], Policy] = {}
 
 
-def _canonical(document: Mapping[str, Any]) -> str:
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
     try:
-        return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return orjson.dumps(document, default=_plain, option=orjson.OPT_SORT_KEYS)
     except (TypeError, ValueError, RecursionError) as exc:
         raise _fail(f"Syntax errors in policy: the document is not a JSON value ({exc})") from None
 
