@@ -110,11 +110,27 @@ MESSAGES: list[tuple[str, dict[str, str], str]] = [
         {
             "Action": "TagUser",
             "UserName": "bob",
-            **{f"Tags.member.{i}.{f}": f"k{i}" for i in range(1, 52) for f in ("Key", "Value")},
+            **{f"Tags.member.{i}.{f}": f"k{i}" for i in range(1, 51) for f in ("Key", "Value")},
+            "Tags.member.51.Key": "k#51",
+            "Tags.member.51.Value": "v",
+        },
+        # a list of structures is not echoed; the list's own size comes before its elements
+        "2 validation errors detected: Value at 'tags' failed to satisfy constraint: Member must have length "
+        "less than or equal to 50; Value 'k#51' at 'tags.51.member.key' failed to satisfy constraint: Member "
+        r"must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+",
+    ),
+    (
+        # a list of strings is shown the way Java prints it (as in SSM's "Value '[list, of, ten, items]'")
+        "sts",
+        {
+            "Action": "AssumeRole",
+            "RoleArn": "arn:aws:iam::123456789012:role/demo",
+            "RoleSessionName": "s1",
+            **{f"TransitiveTagKeys.member.{i}": f"k{i}" for i in range(1, 52)},
         },
         "1 validation error detected: Value '["
-        + ", ".join(f"{{Key: k{i}, Value: k{i}}}" for i in range(1, 52))
-        + "]' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+        + ", ".join(f"k{i}" for i in range(1, 52))
+        + "]' at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to 50",
     ),
     (
         "iam",

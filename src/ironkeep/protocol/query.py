@@ -19,8 +19,10 @@ violations the way AWS's request validation does::
     value greater than or equal to 1
 
 Paths use the lower-camel member names, list elements ``tags.3.member.key`` (as AWS reports
-them). Values of ``sensitive`` members are left out (``Value at 'password' ...``). Constraint
-order per member: null, length, pattern, enum, range; members in model order, depth first.
+them). Values of ``sensitive`` members, and values that are or hold structures, are left out
+(``Value at 'password' ...``, ``Value at 'tags' ...``); a list of strings shows as ``'[a, b]'``.
+Constraint order per member: null, length, pattern, enum, range; members in model order; a list's
+own size before its elements'.
 Parameter names are case-sensitive; parameters the operation does not define are ignored.
 
 Choices made where AWS's exact behaviour is not documented (flagged so they can be revisited):
@@ -143,13 +145,16 @@ def _jlen(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
-def _java_str(value: Any) -> str:
+def _java_str(value: Any) -> str | None:
+    """The value as AWS's messages show it (Java's ``toString``: ``[a, b]`` for a list), or
+    ``None`` for a structure or anything holding one: AWS then leaves the value out."""
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, list):
+        parts = [_java_str(v) for v in value]
+        return None if None in parts else "[" + ", ".join(p for p in parts if p is not None) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_java_str(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_java_str(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     if isinstance(value, datetime):
@@ -160,10 +165,9 @@ def _java_str(value: Any) -> str:
 def _violation(value: Any, path: str, sensitive: bool, constraint: str) -> str:
     if value is None:
         shown = "Value null"
-    elif sensitive:
-        shown = "Value"
     else:
-        shown = f"Value '{_java_str(value)}'"
+        text = None if sensitive else _java_str(value)
+        shown = "Value" if text is None else f"Value '{text}'"
     return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
 
 
@@ -321,11 +325,13 @@ class _List(_Collection):
         if holder is None:
             return [] if node.value is not None else _ABSENT
         result = []
+        inner: Errors = []  # reported after the list's own size, as AWS does
         for index, child in _indexed(holder):
-            value = self.item.decode(child, f"{path}.{index}.member", errors)
+            value = self.item.decode(child, f"{path}.{index}.member", inner)
             if value is not _ABSENT:
                 result.append(value)
         _bounds(result, len(result), "length", self, path, errors)
+        errors.extend(inner)
         return result
 
 
@@ -342,6 +348,7 @@ class _Map(_Collection):
         if holder is None:
             return {} if node.value is not None else _ABSENT
         result: dict[Any, Any] = {}
+        outer, errors = errors, []
         for index, entry in _indexed(holder):
             entry_path = f"{path}.entry.{index}"
             key_node, value_node = entry.child(self.key_name), entry.child(self.value_name)
@@ -354,7 +361,8 @@ class _Map(_Collection):
                 errors.append(_violation(None, f"{entry_path}.value", False, "Member must not be null"))
                 continue
             result[key] = value
-        _bounds(result, len(result), "length", self, path, errors)
+        _bounds(result, len(result), "length", self, path, outer)
+        outer.extend(errors)
         return result
 
 
