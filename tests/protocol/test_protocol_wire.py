@@ -26,6 +26,28 @@ def test_form_decoding_inverts_both_encoders(params: dict[str, str]) -> None:
     assert decode_form(percent_encode_sequence(params)) == params
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64) | st.text(max_size=32).map(str.encode))
+def test_any_body_decodes_to_text(body: bytes) -> None:
+    form = decode_form(body)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in form.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=24))
+def test_any_text_survives_xml(text: str) -> None:
+    """Whatever a handler returns, the response is well-formed and botocore reads the text back,
+    with only the characters XML 1.0 cannot carry (controls, surrogates, U+FFFE/F) replaced."""
+    expected = "".join(
+        ch
+        if ch in "\t\n\r" or "\x20" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd" or ch >= "\U00010000"
+        else "\ufffd"
+        for ch in text
+    )
+    body = render_response("sts", "GetCallerIdentity", {"UserId": text, "Account": "1", "Arn": "a"}, text)
+    assert _parse("sts", "GetCallerIdentity", body)["UserId"] == expected
+
+
 def test_form_details() -> None:
     assert decode_form(b"A=1&A=2&B&&C=x+y%2Bz%20w") == {"A": "1", "B": "", "C": "x y+z w"}
     assert decode_form(b"K=%E2%82%AC%ZZ%e2") == {"K": "\u20ac%ZZ\ufffd"}
