@@ -282,9 +282,11 @@ class _Batch:
 
     def _parse(self, doc: Any, kind: str, where: str) -> Any:
         """:func:`parse_doc` cached by the document's JSON text (the engine then keys on identity)."""
+        if not isinstance(doc, (str, dict)):
+            return parse_doc(doc, kind, where)
         try:
             text = doc if isinstance(doc, str) else self._dumps(doc)
-        except TypeError:
+        except TypeError:  # not JSON (integers beyond 64 bits ...): the engine's own path
             return parse_doc(doc, kind, where)
         key = (kind, text)
         policy = self._docs.get(key)
