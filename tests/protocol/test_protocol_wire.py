@@ -10,9 +10,10 @@ from botocore.utils import percent_encode_sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ironkeep.protocol import decode_form, render_response, service_model
+from ironkeep.protocol import decode_form, prepare, render_response, service_model
 from ironkeep.protocol.javaregex import compile_java
-from ironkeep.protocol.xml import escape
+from ironkeep.protocol.query import _input_plan
+from ironkeep.protocol.xml import _response_plan, escape
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=15)
 
@@ -176,3 +177,16 @@ def test_java_regex_semantics() -> None:
     assert compile_java(r"\P{L}+").fullmatch("1 2") and not compile_java(r"\P{L}+").fullmatch("a")
     digits = compile_java(r"[\d]*")
     assert digits.fullmatch("123456") and not digits.fullmatch("١٢٣")
+
+
+def test_prepare_compiles_every_plan() -> None:
+    for service in ("iam", "sts"):
+        prepare(service)
+    before = (_input_plan.cache_info(), _response_plan.cache_info())
+    for service in ("iam", "sts"):
+        for operation in service_model(service).operation_names:
+            _input_plan(service, operation)
+            _response_plan(service, operation)
+    after = (_input_plan.cache_info(), _response_plan.cache_info())
+    assert [a.misses - b.misses for a, b in zip(after, before, strict=True)] == [0, 0]
+    assert [a.hits - b.hits for a, b in zip(after, before, strict=True)] == [187, 187]

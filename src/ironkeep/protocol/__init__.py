@@ -25,6 +25,10 @@ Public API:
 ``validation_message(errors: list[str]) -> str``
     AWS's ``"N validation errors detected: a; b"`` summary, for services that validate further.
 
+``prepare(service: str) -> None``
+    Load the model and compile every operation's decoding and rendering plans now (~0.4 s for IAM
+    and STS, mostly the Unicode tables of the tag patterns) instead of on first use; for startup.
+
 ``InvalidAction``, ``MissingAction``
     The protocol's own :class:`ironkeep.errors.AWSError` subclasses (both 400, Sender).
 """
@@ -33,11 +37,20 @@ from ironkeep.protocol.models import api_version, operation_model, service_model
 from ironkeep.protocol.query import (
     InvalidAction,
     MissingAction,
+    _input_plan,
     decode_form,
     decode_query,
     validation_message,
 )
-from ironkeep.protocol.xml import render_error, render_response
+from ironkeep.protocol.xml import _response_plan, render_error, render_response
+
+
+def prepare(service: str) -> None:
+    """Compile every decoding and rendering plan of ``service`` ahead of the first request."""
+    for operation in service_model(service).operation_names:
+        _input_plan(service, operation)
+        _response_plan(service, operation)
+
 
 __all__ = [
     "InvalidAction",
@@ -46,6 +59,7 @@ __all__ = [
     "decode_form",
     "decode_query",
     "operation_model",
+    "prepare",
     "render_error",
     "render_response",
     "service_model",
