@@ -126,3 +126,39 @@ def test_missing_file_is_reported_on_stderr(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert b"cannot read" in proc.stderr
     assert proc.stdout == b""
+
+
+def test_a_big_file_decided_on_two_cores_matches_stdin(tmp_path: Path) -> None:
+    # More than 16 MiB: the runner forks and decides the second half in a child process.
+    actions = [
+        f"s3:{verb}{noun}"
+        for verb in ("Get", "Put", "Delete", "List")
+        for noun in ("Object", "Bucket", "Tagging")
+    ]
+    filler = [f"ec2:Describe{n:04d}" for n in range(300)]
+    lines = []
+    for i in range(3000):
+        r = _request(actions[i % len(actions)], allow=["s3:Get*", "s3:List*", *filler])
+        r["resource"] = f"arn:aws:s3:::bucket/{i}"
+        lines.append(json.dumps(r))
+    lines[2100] = "{broken"  # bad lines on the child's side too
+    lines[2500] = json.dumps(_request("s3:GetObject", allow="GetObject"))
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 1 << 24
+    from_file = _run(str(path))
+    from_stdin = _run("-", stdin=path.read_bytes())
+    assert from_file.returncode == from_stdin.returncode == 0
+    assert from_file.stdout == from_stdin.stdout
+    out = _lines(from_file.stdout)
+    assert len(out) == 3000
+    assert out[2100]["error"]["code"] == "InvalidInput"
+    assert out[2500]["error"]["code"] == "MalformedPolicyDocument"
+    assert [d["decision"] for d in out[:12]] == [
+        "Allow"
+        if a.startswith(("s3:Get", "s3:List"))
+        else "ExplicitDeny"
+        if a == "s3:DeleteObject"
+        else "ImplicitDeny"
+        for a in actions
+    ]
