@@ -232,17 +232,21 @@ class Group:
         return tuple(statements[i] for i in sorted(found))
 
 
-# (allows, denies) of a group whose candidates all apply whatever the request
-Fixed = tuple[tuple[MatchedStatement, ...], tuple[MatchedStatement, ...]]
-PlanEntry = tuple[tuple[CompiledStatement, ...], Fixed | None]
+# A candidate as the hot path reads it: (ref, allow?, principal matcher, resource matcher, check)
+Candidate = tuple[MatchedStatement, bool, "PrincipalMatcher | None", "ResourceMatcher | None", Check | None]
+# One applicable group of a plan: (bit, candidates or None, fixed allows, fixed denies). When every
+# candidate applies whatever the request, candidates is None and the fixed tuples hold the result.
+PlanEntry = tuple[
+    int, tuple[Candidate, ...] | None, tuple[MatchedStatement, ...], tuple[MatchedStatement, ...]
+]
 
 
-def _entry(candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
-    if all(st.principal is None and st.resource is None and not st.conditions for st in candidates):
+def _entry(bit: int, candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
+    if all(st.principal is None and st.resource is None and st.check is None for st in candidates):
         allows = tuple(st.ref for st in candidates if st.allow)
         denies = tuple(st.ref for st in candidates if not st.allow)
-        return candidates, (allows, denies)
-    return candidates, None
+        return bit, None, allows, denies
+    return bit, tuple((st.ref, st.allow, st.principal, st.resource, st.check) for st in candidates), (), ()
 
 
 # Compiled statements of one policy under one label, keyed on the (content-cached) Policy.
@@ -275,8 +279,8 @@ class PolicySet:
     """
 
     __slots__ = (
-        "_plans", "applies", "boundary_pos", "groups", "has_boundary", "has_resource", "has_session", "policies",
-        "rcp_levels", "rcp_slice", "resource_pos", "scp_levels", "scp_slice", "session_pos",
+        "_plans", "applies", "boundary_bit", "groups", "has_boundary", "has_resource", "has_session", "policies",
+        "rcp_levels", "rcp_mask", "resource_bit", "scp_levels", "scp_mask", "session_bit",
     )  # fmt: skip
 
     def __init__(
@@ -307,31 +311,36 @@ class PolicySet:
         self.rcp_levels = len(rcps)
         groups.extend(_group(level, f"rcps[{i}]", True) for i, level in enumerate(rcps))
         self.groups = tuple(groups)
-        # where each kind sits in ``groups`` (-1: absent)
+        # Each group is a bit (group i: 1 << i); decisions combine masks of these bits.
         fixed = 1 + self.has_boundary + self.has_session + self.has_resource
-        self.boundary_pos = 1 if self.has_boundary else -1
-        self.session_pos = 1 + self.has_boundary if self.has_session else -1
-        self.resource_pos = fixed - 1 if self.has_resource else -1
-        self.scp_slice = slice(fixed, fixed + self.scp_levels)
-        self.rcp_slice = slice(fixed + self.scp_levels, fixed + self.scp_levels + self.rcp_levels)
+        self.boundary_bit = 1 << 1 if self.has_boundary else 0
+        self.session_bit = 1 << (1 + self.has_boundary) if self.has_session else 0
+        self.resource_bit = 1 << (fixed - 1) if self.has_resource else 0
+        self.scp_mask = sum(1 << i for i in range(fixed, fixed + self.scp_levels))
+        self.rcp_mask = sum(1 << i for i in range(fixed + self.scp_levels, len(groups)))
+        all_bits = (1 << len(groups)) - 1
         # which groups apply, indexed by 2 * SCP-exempt + RCP-exempt
         self.applies = tuple(
-            (True,) * fixed + (not scp,) * self.scp_levels + (not rcp,) * self.rcp_levels
+            all_bits & ~(self.scp_mask if scp else 0) & ~(self.rcp_mask if rcp else 0)
             for scp in (False, True)
             for rcp in (False, True)
         )
-        self._plans: dict[str, tuple[PlanEntry, ...]] = {}
+        self._plans: dict[tuple[str, int], tuple[PlanEntry, ...]] = {}
 
-    def plan(self, action: str) -> tuple[PlanEntry, ...]:
-        """Per group, the statements whose Action can match ``action`` (lowercased), and the
-        group's result when it does not depend on the request (every candidate unconditional).
-        Cached per action."""
-        plan = self._plans.get(action)
+    def plan(self, action: str, exempt: int = 0) -> tuple[PlanEntry, ...]:
+        """The groups that apply (``exempt``: 2 * SCP-exempt + RCP-exempt), each with the
+        statements whose Action can match ``action`` (lowercased), or their result when it does not
+        depend on the request (no Principal, Resource "*", no Condition). Cached."""
+        key = (action, exempt)
+        plan = self._plans.get(key)
         if plan is None:
-            plan = tuple(_entry(g.candidates(action)) for g in self.groups)
+            applies = self.applies[exempt]
+            plan = tuple(
+                _entry(1 << i, g.candidates(action)) for i, g in enumerate(self.groups) if applies >> i & 1
+            )
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.clear()
-            self._plans[action] = plan
+            self._plans[key] = plan
         return plan
 
 

@@ -348,6 +348,8 @@ def _fast(condition: Condition) -> Check:
         value = keys.get(key)
         if value.__class__ is str:
             return tester(value) != negated
+        if value.__class__ is tuple and len(value) == 1:
+            return tester(value[0]) != negated
         return slow(ctx)
 
     return check

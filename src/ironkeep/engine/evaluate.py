@@ -42,9 +42,6 @@ from ironkeep.engine.request import EvalContext, PrincipalInfo, Request, princip
 
 __all__ = ["Analysis", "analyze", "authorize", "combine"]
 
-# Per group: (how many Allow statements applied, how many Deny statements applied)
-GroupResult = tuple[int, int]
-
 
 @lru_cache(maxsize=8192)
 def _resource_account(resource: str) -> str | None:
@@ -63,8 +60,10 @@ def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, int]:
     account = request.resource_account or _resource_account(resource) or info.account
     ctx = EvalContext(request, info, account)
     mgmt = request.management_account
-    scp_exempt = info.kind == "service" or info.service_linked or (mgmt is not None and info.account == mgmt)
-    rcp_exempt = info.service_linked or (mgmt is not None and account == mgmt)
+    if mgmt is None:
+        return info, ctx, resource, 3 if info.service_linked else 2 if info.kind == "service" else 0
+    scp_exempt = info.kind == "service" or info.service_linked or info.account == mgmt
+    rcp_exempt = info.service_linked or account == mgmt
     return info, ctx, resource, 2 * scp_exempt + rcp_exempt
 
 
@@ -72,32 +71,37 @@ def combine(
     info: PrincipalInfo,
     same_account: bool,
     policies: PolicySet,
-    results: Sequence[GroupResult | None],
+    applies: int,
+    allowed: int,
+    denied: int,
     allows: list[MatchedStatement],
     denies: list[MatchedStatement],
     codes: Sequence[int],
 ) -> tuple[str, tuple[MatchedStatement, ...], tuple[str, ...], bool | None, bool | None]:
     """(decision, matched, blocked_by, allowed by boundary, allowed by organizations).
 
-    ``results`` holds one (allows, denies) count per group of ``policies`` (None: the group does
-    not apply); ``allows`` and ``denies`` every statement that applied, in group order;
-    ``codes`` how the resource-based policy's applying Allow statements name the caller.
+    Groups are bits of ``policies`` (identity is bit 0): ``applies`` the groups evaluated,
+    ``allowed`` / ``denied`` those where an Allow / a Deny statement applied. ``allows`` and
+    ``denies`` are those statements in group order; ``codes`` how the resource-based policy's
+    applying Allow statements name the caller (DIRECT, ROLE, ACCOUNT).
     """
-    boundary = results[policies.boundary_pos] if policies.has_boundary else None
-    orgs_ok = _levels_allowed(results[policies.scp_slice])
+    scp_mask = policies.scp_mask & applies
+    orgs_ok = None if not scp_mask else allowed & scp_mask == scp_mask and not denied & scp_mask
+    boundary_bit = policies.boundary_bit
     if denies:
         kinds = tuple(dict.fromkeys(_kind(m.policy) for m in denies))
-        boundary_ok = None if boundary is None else bool(boundary[0]) and not boundary[1]
+        boundary_ok = None if not boundary_bit else bool(allowed & boundary_bit) and not denied & boundary_bit
         return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, orgs_ok
-    session = results[policies.session_pos] if policies.has_session else None
-    identity_allows = bool(results[0][0])  # type: ignore[index]
-    boundary_ok = boundary is None or bool(boundary[0])
-    session_ok = bool(session[0]) if session is not None else info.kind != "federated-user"
+    identity_allows = bool(allowed & 1)
+    boundary_ok = not boundary_bit or bool(allowed & boundary_bit)
+    session_bit = policies.session_bit
+    session_ok = bool(allowed & session_bit) if session_bit else info.kind != "federated-user"
     kind = info.kind
     blocked: list[str] = []
     if orgs_ok is False:
         blocked.append("scps")
-    if _levels_allowed(results[policies.rcp_slice]) is False:
+    rcp_mask = policies.rcp_mask & applies
+    if rcp_mask and allowed & rcp_mask != rcp_mask:
         blocked.append("rcps")
     if kind == "service":
         granted = DIRECT in codes
@@ -118,7 +122,7 @@ def combine(
             blocked.extend(_identity_blockers(identity_allows or kind == "root", boundary_ok, session_ok))
             if not codes:
                 blocked.append("resource")
-    boundary_detail = None if boundary is None else boundary_ok
+    boundary_detail = boundary_ok if boundary_bit else None
     if granted and not blocked:
         return ALLOW, tuple(allows), (), boundary_detail, orgs_ok
     return IMPLICIT_DENY, (), tuple(blocked), boundary_detail, orgs_ok
@@ -137,62 +141,47 @@ def _kind(label: str) -> str:
     return label.split("[", 1)[0]
 
 
-def _levels_allowed(levels: Sequence[GroupResult | None]) -> bool | None:
-    """Every level has an Allow and no Deny; None when there are no levels or they are exempt."""
-    if not levels or levels[0] is None:
-        return None
-    return all(bool(r[0]) and not r[1] for r in levels if r is not None)
-
-
 def authorize(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` against ``policies``; the Decision can explain itself afterwards."""
     info, ctx, resource, exempt = _setup(request)
-    plan = policies.plan(request.action.lower())
     has_boundary = policies.has_boundary
     unique_id = request.principal.id
-    results: list[GroupResult | None] = []
-    all_allows: list[MatchedStatement] = []
-    all_denies: list[MatchedStatement] = []
+    allows: list[MatchedStatement] = []
+    denies: list[MatchedStatement] = []
     codes: list[int] = []
-    for (candidates, fixed), on in zip(plan, policies.applies[exempt], strict=True):
-        if not on:
-            results.append(None)
-            continue
-        if fixed is not None:  # the group's result does not depend on the request
-            fixed_allows, fixed_denies = fixed
-            results.append((len(fixed_allows), len(fixed_denies)))
+    allowed = denied = 0
+    for bit, candidates, fixed_allows, fixed_denies in policies.plan(request.action.lower(), exempt):
+        if candidates is None:  # the group's result does not depend on the request
             if fixed_allows:
-                all_allows.extend(fixed_allows)
+                allows.extend(fixed_allows)
+                allowed |= bit
             if fixed_denies:
-                all_denies.extend(fixed_denies)
+                denies.extend(fixed_denies)
+                denied |= bit
             continue
-        n_allows = len(all_allows)
-        n_denies = len(all_denies)
-        for st in candidates:
+        for ref, allow, pm, rm, check in candidates:
             code = DIRECT
-            pm = st.principal
             if pm is not None:
                 code = pm.match(info, unique_id)
                 if not code:
-                    if st.allow or not pm.negate or not has_boundary:
+                    if allow or not pm.negate or not has_boundary:
                         continue
                     code = DIRECT  # Deny + NotPrincipal always applies with a boundary
-            rm = st.resource
             if rm is not None and not rm(resource, ctx):
                 continue
-            check = st.check
             if check is not None and not check(ctx):
                 continue
-            if st.allow:
-                all_allows.append(st.ref)
+            if allow:
+                allows.append(ref)
+                allowed |= bit
                 if pm is not None:
                     codes.append(code)
             else:
-                all_denies.append(st.ref)
-        results.append((len(all_allows) - n_allows, len(all_denies) - n_denies))
+                denies.append(ref)
+                denied |= bit
     same = info.account is not None and info.account == ctx.resource_account
     decision, matched, blocked, boundary_ok, orgs_ok = combine(
-        info, same, policies, results, all_allows, all_denies, codes
+        info, same, policies, policies.applies[exempt], allowed, denied, allows, denies, codes
     )
     missing = ctx.missing_keys() if ctx.missing else ()
     return Decision(decision, matched, missing, blocked, boundary_ok, orgs_ok, request, policies)
@@ -275,29 +264,32 @@ def analyze(request: Request, policies: PolicySet) -> Analysis:
     applies = policies.applies[exempt]
     has_boundary = policies.has_boundary
     groups = []
-    results: list[GroupResult | None] = []
     allows: list[MatchedStatement] = []
     denies: list[MatchedStatement] = []
     codes: list[int] = []
-    for group, on in zip(policies.groups, applies, strict=True):
-        records = []
-        if on:
-            for st in group.statements:
-                records.append(_record(st, action, resource, ctx, info, has_boundary))
-        groups.append((group.label, on, tuple(records)))
-        if not on:
-            results.append(None)
-            continue
-        applied = [rec for rec in records if rec.applies]
-        group_allows = [rec for rec in applied if rec.ref.effect == "Allow"]
-        group_denies = [rec.ref for rec in applied if rec.ref.effect == "Deny"]
-        allows.extend(rec.ref for rec in group_allows)
-        denies.extend(group_denies)
-        codes.extend(rec.principal for rec in group_allows if rec.principal is not None)
-        results.append((len(group_allows), len(group_denies)))
+    allowed = denied = 0
+    for i, group in enumerate(policies.groups):
+        on = bool(applies >> i & 1)
+        records = (
+            tuple(_record(st, action, resource, ctx, info, has_boundary) for st in group.statements)
+            if on
+            else ()
+        )
+        groups.append((group.label, on, records))
+        for rec in records:
+            if not rec.applies:
+                continue
+            if rec.ref.effect == "Allow":
+                allows.append(rec.ref)
+                allowed |= 1 << i
+                if rec.principal is not None:
+                    codes.append(rec.principal)
+            else:
+                denies.append(rec.ref)
+                denied |= 1 << i
     same = info.account is not None and info.account == ctx.resource_account
     decision, matched, blocked, boundary_ok, orgs_ok = combine(
-        info, same, policies, results, allows, denies, codes
+        info, same, policies, applies, allowed, denied, allows, denies, codes
     )
     full = Decision(decision, matched, ctx.missing_keys(), blocked, boundary_ok, orgs_ok)
     return Analysis(request, full, tuple(groups), same, info.kind)

@@ -89,21 +89,19 @@ class PrincipalInfo:
         self.identities = frozenset(x for x in (arn, self.principal_arn) if x)
         self.derived = self._static_keys()
 
-    def _static_keys(self) -> dict[str, Values]:
+    def _static_keys(self) -> dict[str, str]:
         """The derived keys that depend on the ARN alone (the request's own keys override them)."""
-        keys: dict[str, Values] = {
-            "aws:principalisawsservice": ("true" if self.kind == "service" else "false",)
-        }
+        keys = {"aws:principalisawsservice": "true" if self.kind == "service" else "false"}
         if self.principal_arn:
-            keys["aws:principalarn"] = (self.principal_arn,)
+            keys["aws:principalarn"] = self.principal_arn
         if self.account:
-            keys["aws:principalaccount"] = (self.account,)
+            keys["aws:principalaccount"] = self.account
         if self.kind != "unknown":
-            keys["aws:principaltype"] = (self.principal_type,)
+            keys["aws:principaltype"] = self.principal_type
         if self.kind == "user" and self.name:
-            keys["aws:username"] = (self.name,)
+            keys["aws:username"] = self.name
         if self.service:
-            keys["aws:principalservicename"] = (self.service,)
+            keys["aws:principalservicename"] = self.service
         return keys
 
 
@@ -150,8 +148,7 @@ class EvalContext:
         keys: dict[str, Any] = self.info.derived.copy()
         ctx = self.request.context
         if ctx:
-            for key, value in ctx.items():
-                keys[key.lower()] = value
+            keys.update(zip(map(str.lower, ctx), ctx.values()))
         self.keys = keys
         return keys
 
