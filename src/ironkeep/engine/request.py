@@ -148,7 +148,7 @@ class EvalContext:
         keys: dict[str, Any] = self.info.derived.copy()
         ctx = self.request.context
         if ctx:
-            keys.update(zip(map(str.lower, ctx), ctx.values()))
+            keys.update(zip(map(str.lower, ctx), ctx.values(), strict=True))
         self.keys = keys
         return keys
 
