@@ -195,24 +195,22 @@ class CompiledStatement:
         return self.actions(action) != self.not_action
 
 
-class Group:
-    """The statements of one policy or one SCP/RCP level, indexed by action."""
+class PolicyIndex:
+    """The compiled statements of one policy under one label, indexed by action."""
 
-    __slots__ = ("exact", "general", "label", "negated", "services", "statements")
+    __slots__ = ("exact", "general", "negated", "services", "statements")
 
-    def __init__(self, label: str, statements: list[CompiledStatement]) -> None:
-        self.label = label
-        self.statements = tuple(statements)
+    def __init__(self, statements: tuple[CompiledStatement, ...]) -> None:
+        self.statements = statements
         self.exact: dict[str, list[int]] = {}
         self.services: dict[str, list[int]] = {}
         self.general: list[int] = []
         self.negated: list[int] = []
-        for i, st in enumerate(self.statements):
+        for i, st in enumerate(statements):
             if st.not_action:
                 self.negated.append(i)
                 continue
-            patterns = st.statement.actions or ()
-            for action in patterns:
+            for action in st.statement.actions or ():
                 low = action.lower()
                 service, _, _ = low.partition(":")
                 if "*" not in low and "?" not in low:
@@ -222,14 +220,29 @@ class Group:
                 else:
                     self.services.setdefault(service, []).append(i)
 
-    def candidates(self, action: str) -> tuple[CompiledStatement, ...]:
+    def candidates(self, action: str) -> list[CompiledStatement]:
         """Statements whose Action/NotAction matches ``action`` (lowercased), in document order."""
         found = set(self.exact.get(action, ()))
         statements = self.statements
         for i in (*self.services.get(action.partition(":")[0], ()), *self.general, *self.negated):
             if i not in found and statements[i].action_matches(action):
                 found.add(i)
-        return tuple(statements[i] for i in sorted(found))
+        return [statements[i] for i in sorted(found)]
+
+
+class Group:
+    """The policies of one kind (or one SCP/RCP level), each indexed by action."""
+
+    __slots__ = ("indexes", "label", "statements")
+
+    def __init__(self, label: str, indexes: list[PolicyIndex]) -> None:
+        self.label = label
+        self.indexes = tuple(indexes)
+        self.statements = tuple(st for index in indexes for st in index.statements)
+
+    def candidates(self, action: str) -> tuple[CompiledStatement, ...]:
+        """Statements whose Action/NotAction matches ``action`` (lowercased), in document order."""
+        return tuple(st for index in self.indexes for st in index.candidates(action))
 
 
 # A candidate as the hot path reads it: (ref, allow?, principal matcher, resource matcher, check)
@@ -249,15 +262,16 @@ def _entry(bit: int, candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
     return bit, tuple((st.ref, st.allow, st.principal, st.resource, st.check) for st in candidates), (), ()
 
 
-# Compiled statements of one policy under one label, keyed on the (content-cached) Policy.
-_compiled: dict[tuple[Policy, str], tuple[CompiledStatement, ...]] = {}
+# Compiled and indexed statements of one policy under one label, keyed on the (content-cached)
+# Policy: a new combination of known documents only assembles them.
+_compiled: dict[tuple[Policy, str], PolicyIndex] = {}
 
 
-def _compile_policy(policy: Policy, name: str) -> tuple[CompiledStatement, ...]:
+def _compile_policy(policy: Policy, name: str) -> PolicyIndex:
     key = (policy, name)
     found = _compiled.get(key)
     if found is None:
-        found = tuple(CompiledStatement(s, name, policy.kind) for s in policy.statements)
+        found = PolicyIndex(tuple(CompiledStatement(s, name, policy.kind) for s in policy.statements))
         if len(_compiled) >= _STATEMENT_CACHE:
             _compiled.clear()
         _compiled[key] = found
@@ -265,10 +279,9 @@ def _compile_policy(policy: Policy, name: str) -> tuple[CompiledStatement, ...]:
 
 
 def _group(policies: Sequence[Policy], label: str, indexed: bool) -> Group:
-    statements: list[CompiledStatement] = []
-    for n, policy in enumerate(policies):
-        statements.extend(_compile_policy(policy, f"{label}[{n}]" if indexed else label))
-    return Group(label, statements)
+    return Group(
+        label, [_compile_policy(p, f"{label}[{n}]" if indexed else label) for n, p in enumerate(policies)]
+    )
 
 
 class PolicySet:
