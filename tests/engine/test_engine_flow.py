@@ -371,3 +371,31 @@ def test_rcp_allow_grants_nothing_by_itself() -> None:
     assert decide(rcps=[[rcp_full]]).decision == "ImplicitDeny"
     assert decide(identity=[allow()], rcps=[[rcp_full]]).decision == "Allow"
     assert decide(ROOT, resource_account=OTHER, rcps=[[rcp_full]]).decision == "ImplicitDeny"
+
+
+@pytest.mark.parametrize(
+    ("arn", "unique_id", "named", "expected"),
+    [
+        # IAM keeps a deleted-and-recreated principal's old unique id in policies: it names only that one
+        (USER, "AIDAEXAMPLEUSERID0001", "AIDAEXAMPLEUSERID0001", "Allow"),
+        (USER, "AIDAOTHER0000000000", "AIDAEXAMPLEUSERID0001", "ImplicitDeny"),
+        # a role's unique id names its sessions like its ARN does
+        (SESSION, "AROAEXAMPLE00000000:s1", "AROAEXAMPLE00000000", "Allow"),
+    ],
+)
+def test_principal_named_by_unique_id(arn: str, unique_id: str, named: str, expected: str) -> None:
+    request = Request(principal=Principal(arn=arn, id=unique_id), action="s3:GetObject", resource=BUCKET)
+    policies = compile_policy_set(resource=bucket_policy({"AWS": named}))
+    assert authorize(request, policies).decision == expected
+
+
+def test_trust_policy_in_the_resource_slot() -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "sts:AssumeRole"}],
+    }
+    d = decide(action="sts:AssumeRole", target=ROLE, resource_account=None, resource=trust)
+    assert d.decision == "Allow"
+    assert labels(d) == ["resource"]
+    d = decide(f"arn:aws:iam::{ACCT}:user/bob", action="sts:AssumeRole", target=ROLE, resource=trust)
+    assert d.decision == "ImplicitDeny"

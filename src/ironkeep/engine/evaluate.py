@@ -8,7 +8,7 @@ Rules (IAM User Guide, *Policy evaluation logic*, *Cross-account policy evaluati
    They do not restrict principals of the management account, service-linked roles (path
    ``/aws-service-role/``, names ``AWSServiceRoleFor...``) or service principals.
 3. RCPs apply to the resource's account, level by level; not to resources of the management
-   account nor to service-linked roles.
+   account nor to service-linked roles. They only restrict: an RCP Allow grants nothing.
 4. The identity side allows when an identity-based policy allows, and the permissions boundary
    (if any) allows, and the session policies (if any) allow. A federated-user session with no
    session policy has no identity permissions. The root user needs no identity policy.
@@ -24,9 +24,10 @@ Rules (IAM User Guide, *Policy evaluation logic*, *Cross-account policy evaluati
 8. A resource-based Deny with NotPrincipal always applies to a principal that has a permissions
    boundary (IAM User Guide, *Permissions boundaries*).
 
-The hot path (:func:`authorize`) looks only at the statements whose Action can match; the full
-analysis (:func:`analyze`, used by ``Decision.explain``) records every statement's match.
-Both feed the same :func:`combine`.
+The hot path (:func:`authorize`) looks only at the statements whose Action can match (the
+policy set's per-action plan); the full analysis (:func:`analyze`, used by ``Decision.explain``)
+records every statement's match. Both feed the same :func:`combine`, and a property test holds
+them to the same answers.
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ _PRINCIPAL_KINDS = frozenset({"resource", "trust"})
 _STRICT_SID_KINDS = frozenset({"identity", "boundary", "session", "trust", "scp", "rcp"})
 _SID = re.compile(r"[A-Za-z0-9]*")
 _CACHE_SIZE = 4096
+_CACHEABLE = 131072  # characters; AWS's largest policy documents are smaller
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +430,8 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: str = "
     if policy is None:
         document = _loads(key[1])
         policy = _validate(document, kind)
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[key] = policy
+        if len(key[1]) <= _CACHEABLE:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = policy
     return policy
