@@ -214,9 +214,11 @@ def test_adding_an_allow_never_undoes_an_explicit_deny(r: dict[str, Any], data: 
 
 
 @PROPS
-@given(requests(), policies(), st.sampled_from(["boundary", "scp", "session"]))
-def test_a_boundary_scp_level_or_session_policy_never_widens(
-    r: dict[str, Any], extra: dict[str, Any], kind: str
+@given(
+    requests(), policies(), policies(principal=True), st.sampled_from(["boundary", "scp", "rcp", "session"])
+)
+def test_a_boundary_scp_or_rcp_level_or_session_policy_never_widens(
+    r: dict[str, Any], extra: dict[str, Any], rcp: dict[str, Any], kind: str
 ) -> None:
     pol = r["policies"]
     is_session = r["principal"]["arn"] == SESSION
@@ -229,6 +231,11 @@ def test_a_boundary_scp_level_or_session_policy_never_widens(
         pol["permissions_boundary"] = extra
     elif kind == "scp":
         pol["scps"].append([extra])
+    elif kind == "rcp":  # RCP statements carry "Principal": "*" only
+        for statement in rcp["Statement"]:
+            statement.pop("NotPrincipal", None)
+            statement["Principal"] = "*"
+        pol["rcps"].append([rcp])
     else:
         pol["session"].append(extra)
     after = _decision(r)
