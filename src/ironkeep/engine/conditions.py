@@ -212,7 +212,7 @@ def _never(_: str) -> bool:
     return False
 
 
-def _fast_tester(base: str, op: Operator, pieces: list[tuple[Piece, ...]]) -> Tester:
+def _fast_tester(op: Operator, pieces: list[tuple[Piece, ...]]) -> Tester:
     """One request value against all static policy values, with the cheapest test per operator."""
     if not pieces:
         return _never
@@ -275,7 +275,7 @@ class Condition:
                 dynamic.append(template)
             else:
                 static.append(template.static_pieces() if op.variables else ((template.text, True),))
-        self.tester = _fast_tester(spec.base, op, static)
+        self.tester = _fast_tester(op, static)
         self.dynamic = tuple(dynamic)
 
     def _with_variables(self, ctx: EvalContext) -> Tester:

@@ -96,7 +96,7 @@ class PrincipalInfo:
             keys["aws:principalarn"] = self.principal_arn
         if self.account:
             keys["aws:principalaccount"] = self.account
-        if self.kind != "unknown":
+        if self.kind not in ("unknown", "service"):  # Account, User, FederatedUser, AssumedRole
             keys["aws:principaltype"] = self.principal_type
         if self.kind == "user" and self.name:
             keys["aws:username"] = self.name
@@ -183,16 +183,9 @@ class EvalContext:
         return values[0] if values is not None and len(values) == 1 else None
 
     def _derive(self, key: str) -> Values | None:
+        """Keys that depend on more than the principal's ARN (those are in ``info.derived``)."""
         info = self.info
         principal = self.request.principal
-        if key == "aws:principalarn":
-            return (info.principal_arn,) if info.principal_arn else None
-        if key == "aws:principalaccount":
-            return (info.account,) if info.account else None
-        if key == "aws:principaltype":
-            return (info.principal_type,) if info.kind != "unknown" else None
-        if key == "aws:username":
-            return (info.name,) if info.kind == "user" and info.name else None
         if key == "aws:userid":
             if principal.id:
                 return (principal.id,)
@@ -203,10 +196,6 @@ class EvalContext:
             return None
         if key == "aws:resourceaccount":
             return (self.resource_account,) if self.resource_account else None
-        if key == "aws:principalisawsservice":
-            return ("true" if info.kind == "service" else "false",)
-        if key == "aws:principalservicename":
-            return (info.service,) if info.service else None
         if key.startswith("aws:principaltag/") and principal.tags:
             wanted = key[len("aws:principaltag/") :]
             for tag, value in principal.tags.items():
