@@ -266,6 +266,8 @@ def test_c14n_inclusive_subset_inherits_xml_attributes() -> None:
 @pytest.mark.parametrize(
     "xml",
     [
+        b'<?xml version="1.0" encoding="ATF-8"?><a/>',
+        b'<?xml version="1.0" encoding="UTF-8"?><a>\xff</a>',
         "",
         "<a>",
         "<a></b>",
@@ -276,9 +278,18 @@ def test_c14n_inclusive_subset_inherits_xml_attributes() -> None:
         "<a/><b/>",
     ],
 )
-def test_malformed_xml(xml: str) -> None:
+def test_malformed_xml(xml: str | bytes) -> None:
     with pytest.raises(XmlError):
         sm.parse_xml(xml)
+
+
+def test_deep_nesting_is_refused() -> None:
+    sm.parse_xml("<a>" * sm.MAX_DEPTH + "</a>" * sm.MAX_DEPTH)
+    with pytest.raises(XmlError, match="too deeply"):
+        sm.parse_xml("<a>" * (sm.MAX_DEPTH + 1) + "</a>" * (sm.MAX_DEPTH + 1))
+    deep = "<a>" * 20_000 + "</a>" * 20_000
+    with pytest.raises(InvalidIdentityToken):
+        sm.verify_saml_response(base64.b64encode(deep.encode()).decode(), [RSA_CERT], NOW)
 
 
 def test_duplicate_attributes_by_namespace_are_malformed() -> None:

@@ -61,6 +61,8 @@ AWS_RECIPIENT = "https://signin.aws.amazon.com/saml"
 
 METADATA_MIN_CHARS, METADATA_MAX_CHARS = 1000, 10_000_000
 ASSERTION_MAX_CHARS = 100_000
+MAX_DEPTH = 64
+"""Deeper documents are refused (SAML needs about 10 levels; the tree walks are recursive)."""
 SESSION_DURATION_RANGE = (900, 43200)
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 _DATETIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", re.ASCII)
@@ -177,6 +179,8 @@ class _Builder:
         self.stack: list[Element] = []
 
     def start(self, name: str, raw: list[str]) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise XmlError("document nested too deeply")
         parent = self.stack[-1] if self.stack else None
         pairs = list(zip(raw[::2], raw[1::2], strict=True))
         declarations = {}
@@ -257,10 +261,8 @@ def parse_xml(document: str | bytes) -> Element:
     parser.ProcessingInstructionHandler = builder.pi
     try:
         parser.Parse(document.encode("utf-8") if isinstance(document, str) else document, True)
-    except expat.ExpatError as err:
+    except (expat.ExpatError, LookupError, UnicodeError) as err:  # LookupError: unknown declared encoding
         raise XmlError(str(err)) from None
-    except RecursionError:
-        raise XmlError("document nested too deeply") from None
     if builder.root is None:
         raise XmlError("no root element")
     return builder.root
