@@ -254,3 +254,18 @@ def test_corrupted_certificates_fail_only_with_aws_errors(position: int, mask: i
         ix.parse_signing_certificate(body, NOW)
     except (MalformedCertificate, InvalidCertificate):
         pass
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_private_keys_and_chains_are_malformed(text: str) -> None:
+    with pytest.raises(MalformedCertificate):
+        ix.parse_private_key(text)
+    with pytest.raises(MalformedCertificate):
+        ix.parse_certificate_chain(text)
+
+
+@given(st.binary(max_size=600), st.sampled_from(["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]))
+def test_arbitrary_key_der_fails_only_with_aws_errors(der: bytes, label: str) -> None:
+    text = f"-----BEGIN {label}-----\n" + base64.encodebytes(der).decode() + f"-----END {label}-----\n"
+    with pytest.raises((MalformedCertificate, InvalidCertificate)):
+        ix.parse_private_key(text)
