@@ -399,3 +399,13 @@ def test_trust_policy_in_the_resource_slot() -> None:
     assert labels(d) == ["resource"]
     d = decide(f"arn:aws:iam::{ACCT}:user/bob", action="sts:AssumeRole", target=ROLE, resource=trust)
     assert d.decision == "ImplicitDeny"
+
+
+def test_explain_shows_each_condition_and_the_request_values() -> None:
+    policy = allow(
+        Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "Bool": {"aws:SecureTransport": "true"}}
+    )
+    text = decide(identity=[policy], context={"aws:SourceIp": "192.0.2.1"}).explain()
+    assert "IpAddress aws:SourceIp: fails (request: '192.0.2.1')" in text
+    assert "Bool aws:SecureTransport: fails (request: missing)" in text
+    assert "Missing context keys: aws:SecureTransport" in text

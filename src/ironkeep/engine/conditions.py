@@ -380,12 +380,3 @@ def conditions_check(conditions: tuple[Condition, ...]) -> Check | None:
         return ok
 
     return every
-
-
-def conditions_hold(conditions: tuple[Condition, ...], ctx: EvalContext) -> bool:
-    """All must hold; every one is evaluated so that every missing key is recorded."""
-    ok = True
-    for condition in conditions:
-        if not condition(ctx):
-            ok = False
-    return ok

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ironkeep.engine.compiled import ACCOUNT, DIRECT, ROLE, CompiledStatement, MatchedStatement, PolicySet
-from ironkeep.engine.conditions import conditions_hold
 from ironkeep.engine.decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision
 from ironkeep.engine.request import EvalContext, PrincipalInfo, Request, principal_info
 
@@ -197,6 +196,8 @@ class StatementRecord:
     principal: int | None  # None: no Principal element; 0: not named; DIRECT/ROLE/ACCOUNT
     resource: bool | None  # None: not evaluated (an earlier element did not match)
     conditions: bool | None
+    # each condition evaluated: (operator, key as written, the request's values or None, held?)
+    condition_details: tuple[tuple[str, str, tuple[str, ...] | None, bool], ...] = ()
 
     @property
     def applies(self) -> bool:
@@ -242,10 +243,16 @@ class Analysis:
                 if rec.principal is not None:
                     parts.append("principal " + _PRINCIPAL_WORDS[rec.principal])
                 parts.append(f"resource {_yn(rec.resource)}")
-                parts.append(f"conditions {_yn(rec.conditions)}")
+                if rec.conditions is True and not rec.condition_details:
+                    parts.append("no conditions")
+                else:
+                    parts.append(f"conditions {_yn(rec.conditions)}")
                 lines.append(
                     f"  {ref.policy} statement {ref.statement_index}{sid} {ref.effect}: {verdict} ({', '.join(parts)})"
                 )
+                for operator, key, values, held in rec.condition_details:
+                    given = "missing" if values is None else ", ".join(map(repr, values)) or "no values"
+                    lines.append(f"      {operator} {key}: {'holds' if held else 'fails'} (request: {given})")
         if d.missing_context:
             lines.append("Missing context keys: " + ", ".join(d.missing_context))
         return "\n".join(lines)
@@ -314,8 +321,12 @@ def _record(
             code = DIRECT
     resource_ok: bool | None = None
     cond_ok: bool | None = None
+    details = []
     if action_ok and code != 0:
         resource_ok = st.resource is None or st.resource(resource, ctx)
         if resource_ok:
-            cond_ok = conditions_hold(st.conditions, ctx)
-    return StatementRecord(st.ref, action_ok, code, resource_ok, cond_ok)
+            for condition in st.conditions:
+                held = condition(ctx)
+                details.append((condition.spec.operator, condition.name, ctx.peek(condition.key), held))
+            cond_ok = all(d[3] for d in details)
+    return StatementRecord(st.ref, action_ok, code, resource_ok, cond_ok, tuple(details))
