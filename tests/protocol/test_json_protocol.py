@@ -140,7 +140,9 @@ def test_response_timestamps_are_epoch_seconds_and_unknown_keys_dropped() -> Non
     body = json.loads(render_json_response("cloudtrail", "LookupEvents", output))
     assert body == {"Events": [{"EventId": "e1", "EventTime": when.timestamp()}]}
     assert isinstance(body["Events"][0]["EventTime"], float)
-    naive = json.loads(render_json_response("cloudtrail", "LookupEvents", {"Events": [{"EventTime": datetime(1970, 1, 2)}]}))
+    naive = json.loads(
+        render_json_response("cloudtrail", "LookupEvents", {"Events": [{"EventTime": datetime(1970, 1, 2)}]})
+    )
     assert naive["Events"][0]["EventTime"] == 86400.0
 
 
@@ -159,28 +161,44 @@ def test_timestamps_and_blobs_decode_to_python_types() -> None:
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
-        ({"MaxResults": 51}, "InvalidMaxResultsException",
-         "1 validation error detected: Value '51' at 'maxResults' failed to satisfy constraint: "
-         "Member must have value less than or equal to 50"),
-        ({"MaxResults": 0}, "InvalidMaxResultsException",
-         "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
-         "Member must have value greater than or equal to 1"),
-        ({"EventCategory": "Insight"}, "InvalidEventCategoryException",
-         "1 validation error detected: Value 'Insight' at 'eventCategory' failed to satisfy constraint: "
-         "Member must satisfy enum value set: [insight]"),
-        ({"LookupAttributes": [{"AttributeKey": "EventName"}]}, "InvalidLookupAttributesException",
-         "1 validation error detected: Value null at 'lookupAttributes.1.member.attributeValue' "
-         "failed to satisfy constraint: Member must not be null"),
-        ({"LookupAttributes": [{"AttributeKey": "UserName", "AttributeValue": ""}]},
-         "InvalidLookupAttributesException",
-         "2 validation errors detected: Value 'UserName' at 'lookupAttributes.1.member.attributeKey' "
-         "failed to satisfy constraint: Member must satisfy enum value set: [EventId, EventName, ReadOnly, "
-         "Username, ResourceType, ResourceName, EventSource, AccessKeyId]; Value '' at "
-         "'lookupAttributes.1.member.attributeValue' failed to satisfy constraint: Member must have length "
-         "greater than or equal to 1"),
+        (
+            {"MaxResults": 51},
+            "InvalidMaxResultsException",
+            "1 validation error detected: Value '51' at 'maxResults' failed to satisfy constraint: "
+            "Member must have value less than or equal to 50",
+        ),
+        (
+            {"MaxResults": 0},
+            "InvalidMaxResultsException",
+            "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
+            "Member must have value greater than or equal to 1",
+        ),
+        (
+            {"EventCategory": "Insight"},
+            "InvalidEventCategoryException",
+            "1 validation error detected: Value 'Insight' at 'eventCategory' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [insight]",
+        ),
+        (
+            {"LookupAttributes": [{"AttributeKey": "EventName"}]},
+            "InvalidLookupAttributesException",
+            "1 validation error detected: Value null at 'lookupAttributes.1.member.attributeValue' "
+            "failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            {"LookupAttributes": [{"AttributeKey": "UserName", "AttributeValue": ""}]},
+            "InvalidLookupAttributesException",
+            "2 validation errors detected: Value 'UserName' at 'lookupAttributes.1.member.attributeKey' "
+            "failed to satisfy constraint: Member must satisfy enum value set: [EventId, EventName, ReadOnly, "
+            "Username, ResourceType, ResourceName, EventSource, AccessKeyId]; Value '' at "
+            "'lookupAttributes.1.member.attributeValue' failed to satisfy constraint: Member must have length "
+            "greater than or equal to 1",
+        ),
     ],
 )
-def test_lookup_events_validation_uses_cloudtrail_exceptions(body: dict[str, Any], code: str, message: str) -> None:
+def test_lookup_events_validation_uses_cloudtrail_exceptions(
+    body: dict[str, Any], code: str, message: str
+) -> None:
     with pytest.raises(AWSError) as caught:
         _lookup(body)
     assert (caught.value.code, caught.value.message, caught.value.status) == (code, message, 400)
@@ -190,9 +208,14 @@ def test_required_members_use_the_operations_own_exception_or_validation_excepti
     with pytest.raises(AWSError) as caught:
         decode_json_request("cloudtrail", f"{PREFIX}.CreateTrail", b'{"Name": "t"}')
     assert caught.value.code == "InvalidS3BucketNameException"
-    assert "Value null at 's3BucketName' failed to satisfy constraint: Member must not be null" in caught.value.message
+    assert (
+        "Value null at 's3BucketName' failed to satisfy constraint: Member must not be null"
+        in caught.value.message
+    )
     # DeleteTrail declares neither Invalid{Member}Exception nor InvalidParameterException
-    assert "InvalidParameterException" not in {e.name for e in MODEL.operation_model("DeleteTrail").error_shapes}
+    assert "InvalidParameterException" not in {
+        e.name for e in MODEL.operation_model("DeleteTrail").error_shapes
+    }
     with pytest.raises(ValidationException) as generic:
         decode_json_request("cloudtrail", f"{PREFIX}.DeleteTrail", b"{}")
     assert generic.value.message == (
@@ -210,7 +233,10 @@ def test_required_members_use_the_operations_own_exception_or_validation_excepti
         (b'{"NextToken": 5}', "NUMBER_VALUE can not be converted to a String"),
         (b'{"StartTime": true}', "BOOLEAN_VALUE can not be converted to a Date"),
         (b'{"StartTime": "yesterday"}', "STRING_VALUE can not be converted to a Date"),
-        (b'{"LookupAttributes": {"AttributeKey": "EventName"}}', "Start of structure or map found where not expected."),
+        (
+            b'{"LookupAttributes": {"AttributeKey": "EventName"}}',
+            "Start of structure or map found where not expected.",
+        ),
         (b'{"LookupAttributes": ["x"]}', "STRING_VALUE can not be converted to a Structure"),
         (b'{"NextToken": ["x"]}', "Start of list found where not expected."),
         (b"[]", "Start of list found where not expected."),
@@ -270,7 +296,10 @@ def test_error_status_and_namespace() -> None:
     status, _, headers = render_json_error("cloudtrail", NoSuchEntity("gone"))
     assert status == 404
     assert "x-amzn-RequestId" not in headers
-    assert headers["x-amzn-ErrorType"] == "NoSuchEntity:http://internal.amazon.com/coral/com.amazon.coral.service/"
+    assert (
+        headers["x-amzn-ErrorType"]
+        == "NoSuchEntity:http://internal.amazon.com/coral/com.amazon.coral.service/"
+    )
     _, _, own = render_json_error("cloudtrail", AWSError("x", code="InvalidNextTokenException"))
     assert own["x-amzn-ErrorType"].endswith("/com.amazonaws.cloudtrail.v20131101/")
     _, _, validate = render_json_error("cloudtrail", ValidationException("x"))

@@ -1,0 +1,310 @@
+"""CloudTrail event records (``eventVersion`` 1.11) for Ironkeep's API calls. Pure.
+
+:func:`build_record` turns what the request pipeline knows after a call (a
+:class:`CallRecordInput`) into the JSON object CloudTrail would log for it::
+
+    {"eventVersion": "1.11", "userIdentity": {...}, "eventTime": "2024-05-06T07:08:09Z",
+     "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "awsRegion": "us-east-1",
+     "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0", "requestParameters": {...},
+     "responseElements": {...}, "requestID": "...", "eventID": "...", "readOnly": false,
+     "resources": [...], "eventType": "AwsApiCall", "managementEvent": true,
+     "recipientAccountId": "123456789012", "eventCategory": "Management"}
+
+``errorCode``/``errorMessage`` appear only on failure; ``resources`` only when some are known.
+Secrets never appear: see :mod:`ironkeep.audit.elements` for the redaction rules; in addition
+an error message that echoes a secret value of the call has it replaced by
+``HIDDEN_DUE_TO_SECURITY_REASONS``.
+
+``responseElements`` follow CloudTrail: ``null`` for a failed call and for a read-only call
+(``Get*``/``List*`` responses are not logged), except the STS calls that issue credentials, whose
+response is logged (without the secret key and, in Ironkeep, without the session token).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ironkeep.audit.elements import (
+    issues_credentials,
+    request_parameters,
+    response_elements,
+    secret_values,
+)
+
+EVENT_VERSION = "1.11"
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+#: ``userIdentity.type`` values Ironkeep writes.
+IDENTITY_TYPES = frozenset(
+    {
+        "Root",
+        "IAMUser",
+        "AssumedRole",
+        "Role",
+        "FederatedUser",
+        "WebIdentityUser",
+        "SAMLUser",
+        "AWSService",
+        "Unknown",
+    }
+)
+_SOURCES = {"accessanalyzer": "access-analyzer.amazonaws.com"}
+_GLOBAL_SERVICES = frozenset({"iam"})
+_DEFAULT_REGION = "us-east-1"
+#: ARN resource prefixes → CloudTrail resource types.
+_RESOURCE_TYPES = {
+    ("iam", "user"): "AWS::IAM::User",
+    ("iam", "role"): "AWS::IAM::Role",
+    ("iam", "group"): "AWS::IAM::Group",
+    ("iam", "policy"): "AWS::IAM::Policy",
+    ("iam", "instance-profile"): "AWS::IAM::InstanceProfile",
+    ("iam", "saml-provider"): "AWS::IAM::SAMLProvider",
+    ("iam", "oidc-provider"): "AWS::IAM::OIDCProvider",
+    ("iam", "server-certificate"): "AWS::IAM::ServerCertificate",
+    ("sts", "assumed-role"): "AWS::STS::AssumedRole",
+    ("sts", "federated-user"): "AWS::STS::FederatedUser",
+    ("access-analyzer", "analyzer"): "AWS::AccessAnalyzer::Analyzer",
+}
+
+
+@dataclass(frozen=True)
+class SessionIssuer:
+    """Who issued a temporary session: the role (or user, or root) behind it."""
+
+    type: str  # "Role", "IAMUser" or "Root"
+    principal_id: str
+    arn: str
+    account_id: str
+    user_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal of a call, as ``userIdentity`` describes it.
+
+    ``type`` is one of :data:`IDENTITY_TYPES`. Set ``session_created`` (and ``mfa_authenticated``)
+    when the call was signed with temporary credentials; ``session_issuer`` for role sessions
+    and federated users; ``identity_provider`` for SAML and web identity users; ``invoked_by`` for
+    AWS services. ``type="Unknown"`` with whatever is known serves failed authentication.
+    """
+
+    type: str
+    principal_id: str | None = None
+    arn: str | None = None
+    account_id: str | None = None
+    user_name: str | None = None
+    session_issuer: SessionIssuer | None = None
+    session_created: datetime | None = None
+    mfa_authenticated: bool = False
+    source_identity: str | None = None
+    identity_provider: str | None = None
+    invoked_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in IDENTITY_TYPES:
+            raise ValueError(f"unknown userIdentity type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """A resource the call touched: ``{"accountId", "type", "ARN"}`` in the record (``accountId``
+    left out when empty, e.g. for AWS managed policies, whose ARNs name the account ``aws``)."""
+
+    type: str
+    arn: str
+    account_id: str
+
+
+def _new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class CallRecordInput:
+    """Everything the request pipeline knows once a call has finished (successfully or not).
+
+    ``parameters`` is the input dict as the protocol layer decoded it (model member names,
+    Python values); ``output`` the handler's output dict (``None`` on failure). ``error_code``
+    and ``error_message`` are set on failure. ``time`` must be timezone-aware (UTC is used).
+    ``saml_assertion_id`` is the ``ID`` of the assertion of an AssumeRoleWithSAML call, logged
+    as ``requestParameters.sAMLAssertionID`` in place of the assertion. ``resources`` come first,
+    then those :func:`build_record` finds itself (ARNs in the logged parameters, else response).
+    """
+
+    service: str
+    operation: str
+    time: datetime
+    request_id: str
+    recipient_account_id: str
+    read_only: bool
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    output: Mapping[str, Any] | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    caller: Caller | None = None
+    access_key_id: str | None = None
+    region: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    saml_assertion_id: str | None = None
+    from_console: bool = False
+    resources: tuple[ResourceRef, ...] = ()
+    event_id: str = field(default_factory=_new_event_id)
+
+
+def iso_time(value: datetime) -> str:
+    """CloudTrail's ``eventTime``/``creationDate`` form: ``2024-05-06T07:08:09Z`` (UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_source(service: str) -> str:
+    """``iam`` → ``iam.amazonaws.com`` (``accessanalyzer`` → ``access-analyzer.amazonaws.com``)."""
+    return _SOURCES.get(service, f"{service}.amazonaws.com")
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _issuer(issuer: SessionIssuer | None) -> dict[str, Any]:
+    if issuer is None:
+        return {}
+    return _drop_none(
+        {
+            "type": issuer.type,
+            "principalId": issuer.principal_id,
+            "arn": issuer.arn,
+            "accountId": issuer.account_id,
+            "userName": issuer.user_name,
+        }
+    )
+
+
+def user_identity(caller: Caller | None, access_key_id: str | None) -> dict[str, Any]:
+    """The record's ``userIdentity``."""
+    if caller is None:
+        return _drop_none({"type": "Unknown", "accessKeyId": access_key_id})
+    if caller.type == "AWSService":
+        return _drop_none({"type": "AWSService", "invokedBy": caller.invoked_by})
+    identity = _drop_none(
+        {
+            "type": caller.type,
+            "principalId": caller.principal_id,
+            "arn": caller.arn,
+            "accountId": caller.account_id,
+            "accessKeyId": access_key_id,
+            "userName": caller.user_name,
+            "identityProvider": caller.identity_provider,
+            "invokedBy": caller.invoked_by,
+        }
+    )
+    if caller.session_created is not None or caller.type in ("AssumedRole", "FederatedUser"):
+        attributes = {"mfaAuthenticated": "true" if caller.mfa_authenticated else "false"}
+        if caller.session_created is not None:
+            attributes = {"creationDate": iso_time(caller.session_created), **attributes}
+        context: dict[str, Any] = {
+            "sessionIssuer": _issuer(caller.session_issuer),
+            "webIdFederationData": {},
+            "attributes": attributes,
+        }
+        if caller.source_identity is not None:
+            context["sourceIdentity"] = caller.source_identity
+        identity["sessionContext"] = context
+    return identity
+
+
+def resource_type(arn: str) -> str | None:
+    """CloudTrail's resource type for an ARN (``arn:aws:iam::1:role/x`` → ``AWS::IAM::Role``)."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    prefix = parts[5].split("/", 1)[0]
+    return _RESOURCE_TYPES.get((parts[2], prefix))
+
+
+def _arns(element: Any, found: list[str]) -> None:
+    """ARN values in a logged element (not inside lists: those are policy lists, not targets)."""
+    if not isinstance(element, dict):
+        return
+    for key, value in element.items():
+        if isinstance(value, str) and value.startswith("arn:") and key.lower().endswith("arn"):
+            found.append(value)
+        elif isinstance(value, dict):
+            _arns(value, found)
+
+
+def _resources(
+    given: tuple[ResourceRef, ...], params: Any, response: Any, account: str
+) -> list[dict[str, str]]:
+    """The given resources, then those named by ARN in the request (``roleArn``, ``policyArn``)
+    or, when the request names none (``CreateRole``), in the response (``role.arn``)."""
+    refs = list(given)
+    arns: list[str] = []
+    _arns(params, arns)
+    if not any(resource_type(arn) for arn in arns):
+        _arns(response, arns)
+    for arn in arns:
+        kind = resource_type(arn)
+        if kind is not None:
+            owner = arn.split(":", 5)[4]
+            refs.append(ResourceRef(kind, arn, owner if owner.isdigit() else ("" if owner else account)))
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for ref in refs:
+        if (ref.type, ref.arn) not in seen:
+            seen.add((ref.type, ref.arn))
+            entry = {"accountId": ref.account_id, "type": ref.type, "ARN": ref.arn}
+            out.append(entry if ref.account_id else {"type": ref.type, "ARN": ref.arn})
+    return out
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
+def build_record(call: CallRecordInput) -> dict[str, Any]:
+    """The CloudTrail event record of one call (see the module docstring)."""
+    service, operation = call.service, call.operation
+    failed = call.error_code is not None
+    params = request_parameters(service, operation, call.parameters)
+    if call.saml_assertion_id is not None:
+        params = {"sAMLAssertionID": call.saml_assertion_id, **(params or {})}
+    logs_response = not failed and (not call.read_only or issues_credentials(service, operation))
+    response = response_elements(service, operation, call.output) if logs_response else None
+    region = _DEFAULT_REGION if service in _GLOBAL_SERVICES else (call.region or _DEFAULT_REGION)
+
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(call.caller, call.access_key_id),
+        "eventTime": iso_time(call.time),
+        "eventSource": event_source(service),
+        "eventName": operation,
+        "awsRegion": region,
+        "sourceIPAddress": call.source_ip,
+        "userAgent": call.user_agent,
+    }
+    if failed:
+        record["errorCode"] = call.error_code
+        secrets = secret_values(service, operation, ("in", call.parameters), ("out", call.output))
+        record["errorMessage"] = _scrub(call.error_message or "", secrets)
+    record["requestParameters"] = params
+    record["responseElements"] = response
+    record["requestID"] = call.request_id
+    record["eventID"] = call.event_id
+    record["readOnly"] = call.read_only
+    resources = _resources(call.resources, params, response, call.recipient_account_id)
+    if resources:
+        record["resources"] = resources
+    record["eventType"] = "AwsApiCall"
+    record["managementEvent"] = True
+    record["recipientAccountId"] = call.recipient_account_id
+    record["eventCategory"] = "Management"
+    if call.from_console:
+        record["sessionCredentialFromConsole"] = "true"
+    return record
