@@ -41,10 +41,11 @@ _STATEMENT_CACHE = 8192
 class MatchedStatement:
     """A statement that took part in a decision: ``policy`` label, ``sid``, ``effect``, index."""
 
-    __slots__ = ("effect", "policy", "sid", "statement_index")
+    __slots__ = ("effect", "kind", "policy", "sid", "statement_index")
 
     def __init__(self, policy: str, sid: str | None, effect: str, statement_index: int) -> None:
         self.policy = policy
+        self.kind = policy.split("[", 1)[0]  # identity, permissions_boundary, session, resource, scps, rcps
         self.sid = sid
         self.effect = effect
         self.statement_index = statement_index
@@ -293,7 +294,7 @@ class PolicySet:
 
     __slots__ = (
         "_plans", "applies", "boundary_bit", "groups", "has_boundary", "has_resource", "has_session", "policies",
-        "rcp_levels", "rcp_mask", "resource_bit", "scp_levels", "scp_mask", "session_bit",
+        "rcp_levels", "rcp_mask", "required", "resource_bit", "scp_levels", "scp_mask", "session_bit",
     )  # fmt: skip
 
     def __init__(
@@ -337,6 +338,11 @@ class PolicySet:
             all_bits & ~(self.scp_mask if scp else 0) & ~(self.rcp_mask if rcp else 0)
             for scp in (False, True)
             for rcp in (False, True)
+        )
+        # the groups that must all allow for the identity side to grant (per ``applies`` variant)
+        self.required = tuple(
+            (1 | self.boundary_bit | self.session_bit | self.scp_mask | self.rcp_mask) & applies
+            for applies in self.applies
         )
         self._plans: dict[tuple[str, int], tuple[PlanEntry, ...]] = {}
 

@@ -89,7 +89,7 @@ def combine(
     orgs_ok = None if not scp_mask else allowed & scp_mask == scp_mask and not denied & scp_mask
     boundary_bit = policies.boundary_bit
     if denies:
-        kinds = tuple(dict.fromkeys(_kind(m.policy) for m in denies))
+        kinds = tuple(dict.fromkeys(m.kind for m in denies))
         boundary_ok = None if not boundary_bit else bool(allowed & boundary_bit) and not denied & boundary_bit
         return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, orgs_ok
     identity_allows = bool(allowed & 1)
@@ -137,8 +137,7 @@ def _identity_blockers(identity: bool, boundary: bool, session: bool) -> list[st
     return out
 
 
-def _kind(label: str) -> str:
-    return label.split("[", 1)[0]
+_PLAIN_KINDS = frozenset({"user", "role", "assumed-role", "federated-user"})
 
 
 def authorize(request: Request, policies: PolicySet) -> Decision:
@@ -180,10 +179,22 @@ def authorize(request: Request, policies: PolicySet) -> Decision:
                 denies.append(ref)
                 denied |= bit
     same = info.account is not None and info.account == ctx.resource_account
+    missing = ctx.missing_keys() if ctx.missing else ()
+    required = policies.required[exempt]
+    if (
+        not denies
+        and allowed & required == required
+        and (same or codes)
+        and info.kind in _PLAIN_KINDS
+        and (info.kind != "federated-user" or policies.session_bit)
+    ):
+        # the common Allow: the identity side and every SCP/RCP level allow (what combine decides)
+        boundary_ok = True if policies.boundary_bit else None
+        orgs_ok = True if policies.scp_mask & policies.applies[exempt] else None
+        return Decision(ALLOW, tuple(allows), missing, (), boundary_ok, orgs_ok, request, policies)
     decision, matched, blocked, boundary_ok, orgs_ok = combine(
         info, same, policies, policies.applies[exempt], allowed, denied, allows, denies, codes
     )
-    missing = ctx.missing_keys() if ctx.missing else ()
     return Decision(decision, matched, missing, blocked, boundary_ok, orgs_ok, request, policies)
 
 
