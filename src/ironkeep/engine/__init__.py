@@ -46,8 +46,19 @@ API
     ``resource``, ``scps``, ``rcps``). ``allowed_by_permissions_boundary`` /
     ``allowed_by_organizations``: bool, or None when no boundary / no SCPs applied (the IAM
     policy simulator's decision details). ``to_json()``: the ``simulate`` format.
-    ``explain()``: a multi-line trace of every statement of every kind (re-analysed on demand,
-    so the hot path stays fast).
+    ``explain()``: a multi-line trace of every statement of every kind, each element's match
+    and each condition with the request's values (re-analysed on demand, so the hot path
+    stays fast).
+
+``analyze(request, policies) -> Analysis``
+    The full per-statement analysis behind ``explain()`` (``Analysis.groups``: per policy group
+    its label, whether it applied, and one ``StatementRecord`` per statement).
+
+Limits worth knowing: a role session's derived ``aws:PrincipalArn`` is the role ARN without its
+path (pass ``aws:PrincipalArn`` in the context when a policy needs the path; Principal elements
+match roles by account and name, so paths do not matter there). A federated-user session is not
+matched by its underlying IAM user's ARN. ``Federated`` and ``CanonicalUser`` principals match
+only the exact ARN or service name of the caller.
 """
 
 from ironkeep.engine.compiled import MatchedStatement, PolicySet, compile_policy_set
