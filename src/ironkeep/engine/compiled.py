@@ -33,7 +33,7 @@ __all__ = [
 DIRECT, ROLE, ACCOUNT = 1, 2, 3
 
 Doc = str | bytes | Mapping[str, Any] | Policy
-_PLAN_CACHE = 2048
+_PLAN_CACHE = 512  # actions per policy set
 _SET_CACHE = 4096
 _STATEMENT_CACHE = 8192
 
