@@ -157,6 +157,15 @@ class PrincipalMatcher:
         return 0 if covered else DIRECT
 
 
+def _statement_test(resource: ResourceMatcher | None, conditions: Check | None) -> Check | None:
+    """Resource, then conditions, in one call (None: the statement applies whatever the request)."""
+    if resource is None:
+        return conditions
+    if conditions is None:
+        return resource
+    return lambda value, ctx: resource(value, ctx) and conditions(value, ctx)
+
+
 class CompiledStatement:
     """A statement ready to evaluate; ``ref`` is its :class:`MatchedStatement`."""
 
@@ -189,7 +198,7 @@ class CompiledStatement:
         spec = None if kind == "rcp" else statement.principal or statement.not_principal
         self.principal = PrincipalMatcher(spec, statement.principal is None) if spec else None
         self.conditions: tuple[Condition, ...] = compile_conditions(statement.conditions)
-        self.check: Check | None = conditions_check(self.conditions)  # all conditions in one call
+        self.check: Check | None = _statement_test(self.resource, conditions_check(self.conditions))
 
     def action_matches(self, action: str) -> bool:
         """``action`` lowercased."""
@@ -246,8 +255,8 @@ class Group:
         return tuple(st for index in self.indexes for st in index.candidates(action))
 
 
-# A candidate as the hot path reads it: (ref, allow?, principal matcher, resource matcher, check)
-Candidate = tuple[MatchedStatement, bool, "PrincipalMatcher | None", "ResourceMatcher | None", Check | None]
+# A candidate as the hot path reads it: (ref, allow?, principal matcher, resource-and-conditions test)
+Candidate = tuple[MatchedStatement, bool, "PrincipalMatcher | None", Check | None]
 # One applicable group of a plan: (bit, candidates or None, fixed allows, fixed denies). When every
 # candidate applies whatever the request, candidates is None and the fixed tuples hold the result.
 PlanEntry = tuple[
@@ -256,11 +265,11 @@ PlanEntry = tuple[
 
 
 def _entry(bit: int, candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
-    if all(st.principal is None and st.resource is None and st.check is None for st in candidates):
+    if all(st.principal is None and st.check is None for st in candidates):
         allows = tuple(st.ref for st in candidates if st.allow)
         denies = tuple(st.ref for st in candidates if not st.allow)
         return bit, None, allows, denies
-    return bit, tuple((st.ref, st.allow, st.principal, st.resource, st.check) for st in candidates), (), ()
+    return bit, tuple((st.ref, st.allow, st.principal, st.check) for st in candidates), (), ()
 
 
 # Compiled and indexed statements of one policy under one label, keyed on the (content-cached)

@@ -332,16 +332,17 @@ def compile_conditions(specs: tuple[ConditionSpec, ...]) -> tuple[Condition, ...
     return tuple(Condition(s) for s in specs)
 
 
-Check = Callable[[EvalContext], bool]
+# A statement's test as the hot path calls it: (resource, context) -> applies?
+Check = Callable[[str, EvalContext], bool]
 
 
 def _fast(condition: Condition) -> Check:
     """The condition as a plain closure; a single given string value takes the short way."""
     if condition.null or condition.dynamic or condition.qualifier is not None:
-        return condition
+        return lambda _resource, ctx: condition(ctx)
     key, tester, negated, slow = condition.key, condition.tester, condition.negated, condition.__call__
 
-    def check(ctx: EvalContext) -> bool:
+    def check(_resource: str, ctx: EvalContext) -> bool:
         keys = ctx.keys
         if keys is None:
             keys = ctx.given()
@@ -366,16 +367,16 @@ def conditions_check(conditions: tuple[Condition, ...]) -> Check | None:
     if len(checks) == 2:
         first, second = checks
 
-        def both(ctx: EvalContext) -> bool:
-            a = first(ctx)
-            return second(ctx) and a
+        def both(resource: str, ctx: EvalContext) -> bool:
+            a = first(resource, ctx)
+            return second(resource, ctx) and a
 
         return both
 
-    def every(ctx: EvalContext) -> bool:
+    def every(resource: str, ctx: EvalContext) -> bool:
         ok = True
         for check in checks:
-            if not check(ctx):
+            if not check(resource, ctx):
                 ok = False
         return ok
 

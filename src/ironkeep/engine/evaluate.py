@@ -158,7 +158,7 @@ def authorize(request: Request, policies: PolicySet) -> Decision:
                 denies.extend(fixed_denies)
                 denied |= bit
             continue
-        for ref, allow, pm, rm, check in candidates:
+        for ref, allow, pm, test in candidates:
             code = DIRECT
             if pm is not None:
                 code = pm.match(info, unique_id)
@@ -166,9 +166,7 @@ def authorize(request: Request, policies: PolicySet) -> Decision:
                     if allow or not pm.negate or not has_boundary:
                         continue
                     code = DIRECT  # Deny + NotPrincipal always applies with a boundary
-            if rm is not None and not rm(resource, ctx):
-                continue
-            if check is not None and not check(ctx):
+            if test is not None and not test(resource, ctx):  # Resource, then Condition
                 continue
             if allow:
                 allows.append(ref)
