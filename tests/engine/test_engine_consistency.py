@@ -126,3 +126,23 @@ def test_hot_path_and_full_analysis_agree(policies: dict, request: Request, mana
     # the cached plan gives the same answer the second time
     again = authorize(request, compile_policy_set(**policies))
     assert (again.decision, again.matched) == (fast.decision, fast.matched)
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10)
+odd_contexts = st.dictionaries(
+    st.sampled_from(
+        ["aws:SourceIp", "aws:username", "s3:prefix", "aws:TagKeys", "aws:MultiFactorAuthPresent"]
+    )
+    | st.text(max_size=12),
+    json_scalars | st.lists(json_scalars | st.lists(json_scalars, max_size=2), max_size=3),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy_sets, requests, odd_contexts)
+def test_any_request_context_gives_a_decision(policies: dict, request: Request, context: dict) -> None:
+    request.context = context
+    decision = authorize(request, compile_policy_set(**policies))
+    assert decision.decision in ("Allow", "ExplicitDeny", "ImplicitDeny")
+    assert decision.explain()
