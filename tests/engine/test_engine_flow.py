@@ -352,6 +352,7 @@ def test_explain_renders_every_statement() -> None:
     )
     text = d.explain()
     assert "Decision: ImplicitDeny" in text
+    assert "Reason: no permissions boundary allows the request" in text
     assert "Blocked by: permissions_boundary" in text
     assert 'identity[0] statement 0 Sid "Read" Allow: APPLIES' in text
     assert "identity[1] statement 0 Allow: no match (action not matched" in text

@@ -232,6 +232,7 @@ class Analysis:
             f"Principal type: {self.principal_kind}; "
             + ("same account as the resource" if self.same_account else "cross-account or no account"),
             f"Decision: {d.decision}",
+            "Reason: " + _reason(d),
         ]
         if d.blocked_by:
             lines.append("Blocked by: " + ", ".join(d.blocked_by))
@@ -265,6 +266,25 @@ class Analysis:
         if d.missing_context:
             lines.append("Missing context keys: " + ", ".join(d.missing_context))
         return "\n".join(lines)
+
+
+_KIND_WORDS = {
+    "identity": "identity-based policy",
+    "permissions_boundary": "permissions boundary",
+    "session": "session policy",
+    "resource": "resource-based policy",
+    "scps": "service control policy",
+    "rcps": "resource control policy",
+}
+
+
+def _reason(d: Decision) -> str:
+    statements = ", ".join(f"{m.policy} statement {m.statement_index}" for m in d.matched)
+    if d.decision == EXPLICIT_DENY:
+        return f"explicit deny in {statements}"
+    if d.decision == ALLOW:
+        return f"allowed by {statements}"
+    return "no " + " / ".join(_KIND_WORDS.get(kind, kind) for kind in d.blocked_by) + " allows the request"
 
 
 _PRINCIPAL_WORDS = {0: "not named", DIRECT: "named", ROLE: "role named", ACCOUNT: "account named"}
