@@ -410,3 +410,12 @@ def test_explain_shows_each_condition_and_the_request_values() -> None:
     assert "IpAddress aws:SourceIp: fails (request: '192.0.2.1')" in text
     assert "Bool aws:SecureTransport: fails (request: missing)" in text
     assert "Missing context keys: aws:SecureTransport" in text
+
+
+def test_anonymous_callers_need_a_public_resource_policy() -> None:
+    # S3: an unsigned request is allowed only by a policy naming "*"; SCPs do not apply
+    assert decide(None, resource=bucket_policy("*"), scps=[[allow("ec2:*")]]).decision == "Allow"
+    d = decide(None, resource=bucket_policy({"AWS": ACCT}))
+    assert (d.decision, d.blocked_by) == ("ImplicitDeny", ("resource",))
+    assert decide(None, identity=[allow()]).decision == "ImplicitDeny"
+    assert decide(None, resource=bucket_policy("*"), rcps=[[allow("ec2:*")]]).decision == "ImplicitDeny"

@@ -127,6 +127,8 @@ class PrincipalMatcher:
         """(names the caller itself, names its role, names its account)."""
         if info.kind == "service":
             return info.service in self.services, False, False
+        if info.kind == "anonymous":
+            return False, False, False
         uid = unique_id.split(":", 1)[0] if unique_id else None
         itself = info.arn in self.arns or info.arn in self.others or (uid is not None and uid in self.ids)
         role = info.role_name is not None and (info.account, info.role_name) in self.roles

@@ -20,7 +20,8 @@ Rules (IAM User Guide, *Policy evaluation logic*, *Cross-account policy evaluati
    identity side must allow.
 6. Cross-account: both the identity side and the resource-based policy (naming the caller, its
    role, or its account) must allow.
-7. Service principals are allowed only by a resource-based policy that names them.
+7. Service principals, and anonymous callers (neither ARN nor service), are allowed only by a
+   resource-based policy that names them (or "*"); SCPs do not apply to them.
 8. A resource-based Deny with NotPrincipal always applies to a principal that has a permissions
    boundary (IAM User Guide, *Permissions boundaries*).
 
@@ -52,6 +53,10 @@ def _resource_account(resource: str) -> str | None:
     return None
 
 
+# Principals outside any account: SCPs do not apply, only a resource-based policy can grant.
+_NO_SCP_KINDS = frozenset({"service", "anonymous"})
+
+
 def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, int]:
     """Principal, context, resource, and which groups apply (index into ``PolicySet.applies``)."""
     principal = request.principal
@@ -61,8 +66,8 @@ def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, int]:
     ctx = EvalContext(request, info, account)
     mgmt = request.management_account
     if mgmt is None:
-        return info, ctx, resource, 3 if info.service_linked else 2 if info.kind == "service" else 0
-    scp_exempt = info.kind == "service" or info.service_linked or info.account == mgmt
+        return info, ctx, resource, 3 if info.service_linked else 2 if info.kind in _NO_SCP_KINDS else 0
+    scp_exempt = info.kind in _NO_SCP_KINDS or info.service_linked or info.account == mgmt
     rcp_exempt = info.service_linked or account == mgmt
     return info, ctx, resource, 2 * scp_exempt + rcp_exempt
 
@@ -103,7 +108,7 @@ def combine(
     rcp_mask = policies.rcp_mask & applies
     if rcp_mask and allowed & rcp_mask != rcp_mask:
         blocked.append("rcps")
-    if kind == "service":
+    if kind in _NO_SCP_KINDS:  # services and anonymous callers: only the resource policy can grant
         granted = DIRECT in codes
         if not granted:
             blocked.append("resource")

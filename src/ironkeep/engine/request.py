@@ -56,9 +56,10 @@ class PrincipalInfo:
         self.name: str | None = None
         self.role_name: str | None = None
         self.service_linked = False
-        self.kind = "service" if service else "unknown"
+        # "anonymous": neither ARN nor service (an unsigned request, e.g. to a public S3 bucket)
+        self.kind = "service" if service else "unknown" if arn else "anonymous"
         self.principal_arn = arn
-        self.principal_type = "AWSService" if service else "Unknown"
+        self.principal_type = "AWSService" if service else "Unknown" if arn else "Anonymous"
         if service or not arn:
             self.identities: frozenset[str] = frozenset()
             self.derived = self._static_keys()
@@ -96,7 +97,7 @@ class PrincipalInfo:
             keys["aws:principalarn"] = self.principal_arn
         if self.account:
             keys["aws:principalaccount"] = self.account
-        if self.kind not in ("unknown", "service"):  # Account, User, FederatedUser, AssumedRole
+        if self.kind not in ("unknown", "service"):  # Account, User, FederatedUser, AssumedRole, Anonymous
             keys["aws:principaltype"] = self.principal_type
         if self.kind == "user" and self.name:
             keys["aws:username"] = self.name
