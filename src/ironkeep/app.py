@@ -1,18 +1,19 @@
 """The HTTP application: one request pipeline for every API.
 
 parse -> authenticate (SigV4) -> decode (AWS Query) -> authorize (the engine) -> execute -> audit
--> render. Exceptions become AWS error responses in exactly one place, :func:`Pipeline.handle`.
+-> render. Exceptions become AWS error responses in exactly one place, :meth:`Pipeline.handle`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HTTPRequest
@@ -25,6 +26,7 @@ from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_e
 from ironkeep.services import authz, registry
 from ironkeep.services.context import CallContext
 from ironkeep.services.principals import Principals
+from ironkeep.store import schema
 
 log = logging.getLogger("ironkeep")
 
@@ -37,16 +39,19 @@ class RawRequest:
     method: str
     path: str
     query_string: str
-    headers: Mapping[str, str]
+    headers: Iterable[tuple[str, str]]
     body: bytes
     source_ip: str
+    user_agent: str
     secure: bool
 
 
 class Pipeline:
     """Everything a request needs that outlives it: the store and the principals' cache."""
 
-    def __init__(self, store: Any, principals: Principals, clock: Any = None) -> None:
+    def __init__(
+        self, store: Any, principals: Principals, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.store = store
         self.principals = principals
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -58,17 +63,26 @@ class Pipeline:
             signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
             if signed.service in SERVICES:
                 service = signed.service
-            params = _params(raw)
             now = self.clock()
-            with self.store.transaction() as tx:
-                caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token)
-                verify_signature(signed, secret, now, allowed_services=SERVICES)
-                operation_name, inputs = decode_query(service, params)
-                op = registry.find(service, operation_name)
+            # Decoding is pure; its error is raised only once the caller is authenticated, as AWS does.
+            decoded: tuple[str, dict[str, Any]] | None = None
+            decode_error: AWSError | None = None
+            try:
+                decoded = decode_query(service, _params(raw))
+                op = registry.find(service, decoded[0])
                 if op is None:
                     raise InvalidAction(
-                        f"Could not find operation {operation_name} for version {params.get('Version', '')}"
+                        f"Could not find operation {decoded[0]} for version {_version(service)}"
                     )
+            except AWSError as error:
+                decode_error, op = error, None
+            write = op is None or not op.read_only
+            with self.store.transaction(write=write) as tx:
+                caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token)
+                verify_signature(signed, secret, now, allowed_services=SERVICES)
+                if decode_error is not None:
+                    raise decode_error
+                assert op is not None and decoded is not None
                 ctx = CallContext(
                     caller=caller,
                     tx=tx,
@@ -76,30 +90,42 @@ class Pipeline:
                     region=signed.region,
                     request_id=request_id,
                     source_ip=raw.source_ip,
-                    user_agent=raw.headers.get("user-agent", ""),
+                    user_agent=raw.user_agent,
                     secure_transport=raw.secure,
                     services=self.principals,
                 )
-                self.principals.note_key_use(tx, signed.access_key_id, now, signed.region, service)
                 if op.authorize:
-                    authz.check(ctx, op.action, op.resource(ctx, inputs))
-                output = op.func(ctx, inputs)
-            return 200, render_response(service, operation_name, output, request_id)
+                    authz.check(ctx, op.action, op.resource(ctx, decoded[1]))
+                output = op.func(ctx, decoded[1])
+                if not op.read_only:
+                    tx.execute(
+                        update(schema.accounts)
+                        .where(schema.accounts.c.id == caller.account_id)
+                        .values(generation=schema.accounts.c.generation + 1)
+                    )
+            self.principals.note_key_use(signed.access_key_id, now, signed.region, service)
+            return 200, render_response(service, op.name, output, request_id)
         except AWSError as error:
             return render_error(service, error, request_id)
         except Exception:
             log.exception("request %s failed", request_id)
-            return render_error(
-                service, InternalFailure("We encountered an internal error. Please try again."), request_id
-            )
+            failure = InternalFailure("We encountered an internal error. Please try again.")
+            return render_error(service, failure, request_id)
+
+
+def _version(service: str) -> str:
+    from ironkeep.protocol import api_version
+
+    return api_version(service)
 
 
 def _params(raw: RawRequest) -> dict[str, str]:
     params: dict[str, str] = {}
-    if raw.query_string:
-        params.update(decode_form(raw.query_string.encode()))
     if raw.body and raw.method == "POST":
         params.update(decode_form(raw.body))
+    if raw.query_string:
+        for key, value in decode_form(raw.query_string).items():
+            params.setdefault(key, value)
     return params
 
 
@@ -109,11 +135,12 @@ def build_app(pipeline: Pipeline) -> Starlette:
         client = request.client
         raw = RawRequest(
             method=request.method,
-            path=request.url.path,
+            path=request.scope.get("raw_path", b"/").decode("latin-1") or "/",
             query_string=request.url.query,
-            headers=request.headers,
+            headers=request.headers.items(),
             body=body,
             source_ip=client.host if client else "",
+            user_agent=request.headers.get("user-agent", ""),
             secure=request.url.scheme == "https",
         )
         status, payload = await run_in_threadpool(pipeline.handle, raw)

@@ -71,11 +71,13 @@ def check(
     if caller.is_root:
         return
     material = ctx.services.principal_policies(ctx.tx, caller)
-    policies = compile_policy_set(
-        identity=material.identity,
-        permissions_boundary=material.permissions_boundary,
-        session=material.session,
-    )
+    policies = material.policy_set
+    if policies is None:
+        policies = compile_policy_set(
+            identity=material.identity,
+            permissions_boundary=material.permissions_boundary,
+            session=material.session,
+        )
     request = Request(
         principal=Principal(arn=caller.arn, id=caller.principal_id, tags=material.tags, service=None),
         action=action,

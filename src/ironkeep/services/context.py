@@ -22,6 +22,7 @@ class Caller:
     access_key_id: str
     user_name: str | None = None
     user_path: str = "/"
+    generation: int = 0  # the account's write counter when the request began (policy cache key)
 
     @property
     def is_root(self) -> bool:

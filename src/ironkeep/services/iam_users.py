@@ -1,0 +1,220 @@
+"""IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser, and user tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from ironkeep.auth.keys import UniqueIdPrefix, new_unique_id
+from ironkeep.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from ironkeep.model import limits
+from ironkeep.model.arns import iam_arn
+from ironkeep.model.names import check_name, check_path, check_path_prefix
+from ironkeep.services import common
+from ironkeep.services.context import CallContext
+from ironkeep.services.registry import operation
+from ironkeep.store import schema as t
+
+TAG_KIND = "user"
+
+
+def user_resource(ctx: CallContext, params: dict[str, Any]) -> str:
+    """The ARN a user operation is authorized against: the user's, with its stored path."""
+    name = params.get("UserName") or params.get("NewUserName")
+    if not name:
+        return ctx.caller.arn
+    row = find_user(ctx.tx, ctx.account_id, name)
+    path = row.path if row is not None else params.get("Path") or "/"
+    return iam_arn(ctx.account_id, "user", path, name)
+
+
+def find_user(tx: Connection, account_id: str, name: str) -> Row[Any] | None:
+    return tx.execute(
+        select(t.users).where(t.users.c.account_id == account_id, t.users.c.name_lower == name.lower())
+    ).first()
+
+
+def get_user_row(tx: Connection, account_id: str, name: str) -> Row[Any]:
+    row = find_user(tx, account_id, name)
+    if row is None:
+        raise NoSuchEntity(f"The user with name {name} cannot be found.")
+    return row
+
+
+def user_shape(tx: Connection, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Path": row.path,
+        "UserName": row.name,
+        "UserId": row.id,
+        "Arn": row.arn,
+        "CreateDate": common.utc(row.created_at),
+    }
+    if row.password_last_used is not None:
+        out["PasswordLastUsed"] = common.utc(row.password_last_used)
+    if row.permissions_boundary_arn:
+        out["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": row.permissions_boundary_arn,
+        }
+    if with_tags:
+        tags = common.get_tags(tx, TAG_KIND, row.id)
+        if tags:
+            out["Tags"] = tags
+    return out
+
+
+@operation("iam", "CreateUser", resource=user_resource)
+def create_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    name = check_name(params["UserName"], "userName", max_length=64)
+    path = check_path(params.get("Path"))
+    tags = common.check_tags(params.get("Tags", []))
+    count = ctx.tx.execute(
+        select(func.count()).select_from(t.users).where(t.users.c.account_id == ctx.account_id)
+    ).scalar()
+    if count >= limits.USERS_PER_ACCOUNT:
+        raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {limits.USERS_PER_ACCOUNT}")
+    if find_user(ctx.tx, ctx.account_id, name) is not None:
+        raise _exists(name)
+    boundary = params.get("PermissionsBoundary")
+    if boundary:
+        from ironkeep.services.boundaries import check_boundary_arn
+
+        check_boundary_arn(ctx, boundary)
+    user_id = new_unique_id(UniqueIdPrefix.USER)
+    ctx.tx.execute(
+        insert(t.users).values(
+            id=user_id,
+            account_id=ctx.account_id,
+            name=name,
+            name_lower=name.lower(),
+            path=path,
+            arn=iam_arn(ctx.account_id, "user", path, name),
+            created_at=ctx.now,
+            permissions_boundary_arn=boundary,
+        )
+    )
+    common.put_tags(ctx.tx, TAG_KIND, user_id, tags)
+    return {"User": user_shape(ctx.tx, get_user_row(ctx.tx, ctx.account_id, name), with_tags=True)}
+
+
+def _exists(name: str) -> Any:
+    from ironkeep.errors import EntityAlreadyExists
+
+    return EntityAlreadyExists(f"User with name {name} already exists.")
+
+
+@operation("iam", "GetUser", resource=user_resource)
+def get_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    name = params.get("UserName")
+    if not name:
+        caller = ctx.caller
+        if caller.is_root:
+            created = ctx.tx.execute(
+                select(t.accounts.c.created_at).where(t.accounts.c.id == ctx.account_id)
+            ).scalar()
+            return {
+                "User": {
+                    "Path": "/",
+                    "UserName": "",
+                    "UserId": ctx.account_id,
+                    "Arn": caller.arn,
+                    "CreateDate": common.utc(created),
+                }
+            }
+        if caller.user_name is None:
+            raise common.InvalidInput("Must specify userName when calling with non-User credentials")
+        name = caller.user_name
+    return {"User": user_shape(ctx.tx, get_user_row(ctx.tx, ctx.account_id, name), with_tags=True)}
+
+
+@operation("iam", "ListUsers", resource=lambda ctx, params: iam_arn(ctx.account_id, "user", "/", "*"))
+def list_users(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    prefix = check_path_prefix(params.get("PathPrefix"))
+    query = select(t.users).where(t.users.c.account_id == ctx.account_id)
+    if prefix != "/":
+        query = query.where(t.users.c.path.startswith(prefix, autoescape=True))
+    after = common.decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(t.users.c.name_lower > after)
+    limit = common.max_items(params)
+    rows = ctx.tx.execute(query.order_by(t.users.c.name_lower).limit(limit + 1)).all()
+    out: dict[str, Any] = {
+        "Users": [user_shape(ctx.tx, row) for row in rows[:limit]],
+        "IsTruncated": len(rows) > limit,
+    }
+    if len(rows) > limit:
+        out["Marker"] = common.encode_marker(rows[limit - 1].name_lower)
+    return out
+
+
+@operation("iam", "UpdateUser", resource=user_resource)
+def update_user(ctx: CallContext, params: dict[str, Any]) -> None:
+    row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
+    new_name = check_name(params.get("NewUserName") or row.name, "newUserName", max_length=64)
+    new_path = check_path(params.get("NewPath") or row.path, "newPath")
+    if new_name.lower() != row.name_lower and find_user(ctx.tx, ctx.account_id, new_name) is not None:
+        raise _exists(new_name)
+    ctx.tx.execute(
+        update(t.users)
+        .where(t.users.c.id == row.id)
+        .values(
+            name=new_name,
+            name_lower=new_name.lower(),
+            path=new_path,
+            arn=iam_arn(ctx.account_id, "user", new_path, new_name),
+        )
+    )
+
+
+# What must be gone before a user can be deleted, with AWS's message for each.
+_USER_DEPENDENTS = (
+    (t.access_keys, t.access_keys.c.user_id, "Cannot delete entity, must delete access keys first."),
+    (t.login_profiles, t.login_profiles.c.user_id, "Cannot delete entity, must delete login profile first."),
+    (t.group_members, t.group_members.c.user_id, "Cannot delete entity, must remove users from group first."),
+)
+
+
+@operation("iam", "DeleteUser", resource=user_resource)
+def delete_user(ctx: CallContext, params: dict[str, Any]) -> None:
+    row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
+    for table, column, message in _USER_DEPENDENTS:
+        if ctx.tx.execute(select(func.count()).select_from(table).where(column == row.id)).scalar():
+            raise DeleteConflict(message)
+    owned = (t.inline_policies.c.principal_kind == "user", t.inline_policies.c.principal_id == row.id)
+    if ctx.tx.execute(select(func.count()).select_from(t.inline_policies).where(*owned)).scalar():
+        raise DeleteConflict("Cannot delete entity, must delete policies first.")
+    attached = (
+        t.policy_attachments.c.principal_kind == "user",
+        t.policy_attachments.c.principal_id == row.id,
+    )
+    if ctx.tx.execute(select(func.count()).select_from(t.policy_attachments).where(*attached)).scalar():
+        raise DeleteConflict("Cannot delete entity, must detach all policies first.")
+    for check in EXTRA_DELETE_CHECKS:
+        check(ctx, row)
+    common.drop_tags(ctx.tx, TAG_KIND, row.id)
+    ctx.tx.execute(delete(t.users).where(t.users.c.id == row.id))
+
+
+# Other modules (MFA devices, SSH keys, certificates ...) add their DeleteConflict checks here.
+EXTRA_DELETE_CHECKS: list[Any] = []
+
+
+@operation("iam", "TagUser", resource=user_resource)
+def tag_user(ctx: CallContext, params: dict[str, Any]) -> None:
+    row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
+    common.put_tags(ctx.tx, TAG_KIND, row.id, params["Tags"])
+
+
+@operation("iam", "UntagUser", resource=user_resource)
+def untag_user(ctx: CallContext, params: dict[str, Any]) -> None:
+    row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
+    common.remove_tags(ctx.tx, TAG_KIND, row.id, params["TagKeys"])
+
+
+@operation("iam", "ListUserTags", resource=user_resource)
+def list_user_tags(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
+    return common.paginate(
+        common.get_tags(ctx.tx, TAG_KIND, row.id), params, lambda tag: tag["Key"].lower(), "Tags"
+    )

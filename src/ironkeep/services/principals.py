@@ -1,0 +1,224 @@
+"""Who a request comes from, and what that principal's policies are.
+
+``authenticate`` turns an access key id into a :class:`Caller` and the key's secret in one indexed
+query (the key, its user and the account's generation). ``principal_policies`` returns the
+caller's identity policies and boundary, compiled by the engine and cached per principal until the
+account's generation moves (every write in an account bumps it, in the write's own transaction),
+so a steady stream of calls costs no policy queries and every node sees changes at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ironkeep.auth.errors import InvalidClientTokenId
+from ironkeep.auth.secrets import SecretBox
+from ironkeep.engine import PolicySet, compile_policy_set
+from ironkeep.model import aws_policies
+from ironkeep.model.arns import root_arn
+from ironkeep.services.context import Caller
+from ironkeep.store import schema as t
+
+KEY_USE_GRANULARITY = timedelta(seconds=60)
+_DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
+
+
+@dataclass(frozen=True)
+class PrincipalPolicies:
+    identity: tuple[str, ...]
+    permissions_boundary: str | None
+    session: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    policy_set: PolicySet | None = None
+
+
+def secret_aad(access_key_id: str) -> bytes:
+    return f"access-key:{access_key_id}".encode()
+
+
+class Principals:
+    def __init__(self, store: Any, box: SecretBox, cache_size: int = 10_000) -> None:
+        self.store = store
+        self.box = box
+        self._cache: dict[str, tuple[int, PrincipalPolicies]] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._key_use: dict[str, tuple[datetime | None, str | None, str | None]] = {}
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def authenticate(
+        self, tx: Connection, access_key_id: str, session_token: str | None
+    ) -> tuple[Caller, str]:
+        row = tx.execute(_key_lookup(access_key_id)).first()
+        if row is None or row.status != "Active":
+            raise InvalidClientTokenId()
+        secret = self.box.open(row.secret_sealed, aad=secret_aad(access_key_id)).decode()
+        self._key_use[access_key_id] = (row.last_used_at, row.last_used_region, row.last_used_service)
+        if row.user_id is None:
+            caller = Caller(
+                account_id=row.account_id,
+                arn=root_arn(row.account_id),
+                principal_id=row.account_id,
+                kind="Root",
+                access_key_id=access_key_id,
+                generation=row.generation,
+            )
+        else:
+            caller = Caller(
+                account_id=row.account_id,
+                arn=row.user_arn,
+                principal_id=row.user_id,
+                kind="IAMUser",
+                access_key_id=access_key_id,
+                user_name=row.user_name,
+                user_path=row.user_path,
+                generation=row.generation,
+            )
+        return caller, secret
+
+    def note_key_use(self, access_key_id: str, now: datetime, region: str, service: str) -> None:
+        """Record GetAccessKeyLastUsed's data, at most once a minute per key and place."""
+        last_at, last_region, last_service = self._key_use.pop(access_key_id, (None, None, None))
+        if last_at is not None:
+            if last_at.tzinfo is None:
+                last_at = last_at.replace(tzinfo=now.tzinfo)
+            if now - last_at < KEY_USE_GRANULARITY and last_region == region and last_service == service:
+                return
+        with self.store.transaction() as tx:
+            tx.execute(
+                update(t.access_keys)
+                .where(t.access_keys.c.id == access_key_id)
+                .values(last_used_at=now, last_used_region=region, last_used_service=service)
+            )
+
+    # -- authorization material ------------------------------------------------------------------
+
+    def principal_policies(self, tx: Connection, caller: Caller) -> PrincipalPolicies:
+        cached = self._cache.get(caller.arn)
+        if cached is not None and cached[0] == caller.generation:
+            return cached[1]
+        material = load_user_policies(tx, caller.principal_id)
+        material = PrincipalPolicies(
+            identity=material.identity,
+            permissions_boundary=material.permissions_boundary,
+            tags=material.tags,
+            policy_set=compile_policy_set(
+                identity=list(material.identity), permissions_boundary=material.permissions_boundary
+            ),
+        )
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[caller.arn] = (caller.generation, material)
+        return material
+
+
+def _key_query() -> Any:
+    return (
+        select(
+            t.access_keys.c.status,
+            t.access_keys.c.secret_sealed,
+            t.access_keys.c.last_used_at,
+            t.access_keys.c.last_used_region,
+            t.access_keys.c.last_used_service,
+            t.access_keys.c.account_id,
+            t.accounts.c.generation,
+            t.users.c.id.label("user_id"),
+            t.users.c.name.label("user_name"),
+            t.users.c.path.label("user_path"),
+            t.users.c.arn.label("user_arn"),
+        )
+        .join(t.accounts, t.accounts.c.id == t.access_keys.c.account_id)
+        .outerjoin(t.users, t.users.c.id == t.access_keys.c.user_id)
+    )
+
+
+_KEY_QUERY = _key_query()
+
+
+def _key_lookup(access_key_id: str) -> Any:
+    return _KEY_QUERY.where(t.access_keys.c.id == access_key_id)
+
+
+def managed_policy_documents(tx: Connection, arns: list[str]) -> list[str]:
+    """The default version's document of each ARN (AWS-managed from the catalogue)."""
+    docs: list[str] = []
+    customer = []
+    for arn in arns:
+        aws = aws_policies.get(arn)
+        if aws is not None:
+            docs.append(aws.document)
+        else:
+            customer.append(arn)
+    if customer:
+        rows = tx.execute(
+            select(t.policy_versions.c.document)
+            .join(t.managed_policies, t.managed_policies.c.id == t.policy_versions.c.policy_id)
+            .where(
+                t.managed_policies.c.arn.in_(customer),
+                t.policy_versions.c.version_id == t.managed_policies.c.default_version_id,
+            )
+        )
+        docs.extend(row.document for row in rows)
+    return docs
+
+
+def load_user_policies(tx: Connection, user_id: str) -> PrincipalPolicies:
+    """A user's inline and attached policies, its groups' too, its boundary and tags."""
+    group_ids = [
+        row.group_id
+        for row in tx.execute(select(t.group_members.c.group_id).where(t.group_members.c.user_id == user_id))
+    ]
+    owners = [("user", user_id)] + [("group", gid) for gid in group_ids]
+    return _load(tx, owners, "user", user_id, t.users)
+
+
+def load_role_policies(tx: Connection, role_id: str) -> PrincipalPolicies:
+    return _load(tx, [("role", role_id)], "role", role_id, t.roles)
+
+
+def _load(
+    tx: Connection, owners: list[tuple[str, str]], kind: str, entity_id: str, table: Any
+) -> PrincipalPolicies:
+    from sqlalchemy import and_, or_
+
+    def owned(columns: Any) -> Any:
+        return or_(*(and_(columns.principal_kind == k, columns.principal_id == i) for k, i in owners))
+
+    inline = [
+        row.document
+        for row in tx.execute(
+            select(t.inline_policies.c.document)
+            .where(owned(t.inline_policies.c))
+            .order_by(t.inline_policies.c.principal_kind.desc(), t.inline_policies.c.name_lower)
+        )
+    ]
+    arns = [
+        row.policy_arn
+        for row in tx.execute(select(t.policy_attachments.c.policy_arn).where(owned(t.policy_attachments.c)))
+    ]
+    boundary_arn = tx.execute(
+        select(table.c.permissions_boundary_arn).where(table.c.id == entity_id)
+    ).scalar()
+    boundary = None
+    if boundary_arn:
+        found = managed_policy_documents(tx, [boundary_arn])
+        # a boundary whose policy was deleted allows nothing
+        boundary = found[0] if found else _DENY_ALL
+    tags = {
+        row.key: row.value
+        for row in tx.execute(
+            select(t.tags.c.key, t.tags.c.value).where(
+                t.tags.c.resource_kind == kind, t.tags.c.resource_id == entity_id
+            )
+        )
+    }
+    return PrincipalPolicies(
+        identity=tuple(inline + managed_policy_documents(tx, arns)), permissions_boundary=boundary, tags=tags
+    )
