@@ -7,12 +7,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from ironkeep.auth.keys import UniqueIdPrefix, new_unique_id
-from ironkeep.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from ironkeep.errors import DeleteConflict, LimitExceeded
 from ironkeep.model import limits
 from ironkeep.model.arns import iam_arn
 from ironkeep.model.names import check_name, check_path, check_path_prefix
 from ironkeep.services import common
 from ironkeep.services.context import CallContext
+from ironkeep.services.entities import find_user
+from ironkeep.services.entities import get_user as get_user_row
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
 
@@ -27,19 +29,6 @@ def user_resource(ctx: CallContext, params: dict[str, Any]) -> str:
     row = find_user(ctx.tx, ctx.account_id, name)
     path = row.path if row is not None else params.get("Path") or "/"
     return iam_arn(ctx.account_id, "user", path, name)
-
-
-def find_user(tx: Connection, account_id: str, name: str) -> Row[Any] | None:
-    return tx.execute(
-        select(t.users).where(t.users.c.account_id == account_id, t.users.c.name_lower == name.lower())
-    ).first()
-
-
-def get_user_row(tx: Connection, account_id: str, name: str) -> Row[Any]:
-    row = find_user(tx, account_id, name)
-    if row is None:
-        raise NoSuchEntity(f"The user with name {name} cannot be found.")
-    return row
 
 
 def user_shape(tx: Connection, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
