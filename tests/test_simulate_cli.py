@@ -162,3 +162,42 @@ def test_a_big_file_decided_on_two_cores_matches_stdin(tmp_path: Path) -> None:
         else "ImplicitDeny"
         for a in actions
     ]
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(json.dumps(_request("s3:GetObject")) for _ in range(5000)) + "\n")
+    with path.open("rb") as stdin:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ironkeep", "simulate", "-"],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(proc.stdout.readline())["decision"] == "Allow"
+        proc.stdout.close()  # like `| head -1`
+        assert proc.wait(timeout=60) == 1
+        assert b"Traceback" not in proc.stderr.read()
+        proc.stderr.close()
+
+
+def test_answers_come_as_lines_arrive_on_a_pipe() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ironkeep", "simulate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for action, decision in [("s3:GetObject", "Allow"), ("s3:DeleteObject", "ExplicitDeny")]:
+            proc.stdin.write((json.dumps(_request(action)) + "\n").encode())
+            proc.stdin.flush()  # stdin stays open: the answer must not wait for EOF
+            assert json.loads(proc.stdout.readline())["decision"] == decision
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()

@@ -339,51 +339,57 @@ class _Batch:
             return exc
 
 
-def _lines(stream: BinaryIO) -> Iterator[bytes]:
+def _chunks(stream: BinaryIO) -> Iterator[list[bytes]]:
+    """The input's lines, a list per read: up to 8 MiB from a file, what has arrived from a pipe."""
+    read = getattr(stream, "read1", stream.read)
     rest = b""
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            break
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        yield from parts
+    while chunk := read(_CHUNK):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield lines
     if rest:
-        yield rest
+        yield [rest]
 
 
-def _decide_lines(lines: Iterable[bytes], out: BinaryIO, explain: bool) -> None:
-    """Decide each non-blank line and write its result line (or trace) to ``out``, in order."""
+def _decide_lines(chunks: Iterable[list[bytes]], out: BinaryIO, explain: bool) -> None:
+    """Decide each non-blank line and write its result line (or trace) to ``out``, in order.
+
+    Output is written after each chunk of input (and every 2,048 lines), so a slow producer on
+    a pipe gets its answers as its lines arrive.
+    """
     import orjson
 
     batch = _Batch()
     dumps = orjson.dumps
     buf: list[bytes] = []
-    n = 0
-    for n_line, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        n += 1
-        try:
-            result = batch.decide(line)
-        except Exception as exc:  # an engine failure on one line must not end the batch
-            result = AWSError(
-                f"the request could not be evaluated: {type(exc).__name__}: {exc}",
-                code="PolicyEvaluation",
-            )
-        if explain:
-            buf.append(_explain(n, n_line, result).encode())
-        elif isinstance(result, AWSError):
-            buf.append(dumps(error_dict(result)) + b"\n")
-        else:
-            buf.append(dumps(result.to_json()) + b"\n")
-        if len(buf) >= 2048:
-            out.write(b"".join(buf))
-            buf.clear()
-            if n % _GC_EVERY < 2048:
-                gc.collect()
-    out.write(b"".join(buf))
-    out.flush()
+    n = n_line = 0
+    for lines in chunks:
+        for line in lines:
+            n_line += 1
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                result = batch.decide(line)
+            except Exception as exc:  # an engine failure on one line must not end the batch
+                result = AWSError(
+                    f"the request could not be evaluated: {type(exc).__name__}: {exc}",
+                    code="PolicyEvaluation",
+                )
+            if explain:
+                buf.append(_explain(n, n_line, result).encode())
+            elif isinstance(result, AWSError):
+                buf.append(dumps(error_dict(result)) + b"\n")
+            else:
+                buf.append(dumps(result.to_json()) + b"\n")
+            if len(buf) >= 2048:
+                out.write(b"".join(buf))
+                buf.clear()
+                if n % _GC_EVERY < 2048:
+                    gc.collect()
+        out.write(b"".join(buf))
+        buf.clear()
+        out.flush()
 
 
 def _decide_in_two(stream: BinaryIO, out: BinaryIO) -> None:
@@ -394,6 +400,7 @@ def _decide_in_two(stream: BinaryIO, out: BinaryIO) -> None:
     failed, or the child did), the parent decides everything itself.
     """
     import os
+    import signal
     import tempfile
 
     lines = stream.read().split(b"\n")
@@ -403,23 +410,28 @@ def _decide_in_two(stream: BinaryIO, out: BinaryIO) -> None:
         try:
             pid = os.fork()
         except OSError:
-            _decide_lines(lines, out, explain=False)
+            _decide_lines([lines], out, explain=False)
             return
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
             status = 1
             try:
-                _decide_lines(lines[half:], spill, explain=False)
+                _decide_lines([lines[half:]], spill, explain=False)
                 status = 0
             finally:
                 os._exit(status)
-        _decide_lines(lines[:half], out, explain=False)
+        try:
+            _decide_lines([lines[:half]], out, explain=False)
+        except BaseException:  # stdout closed (a broken pipe), interrupted ...: stop the child too
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) == 0:
             spill.seek(0)
             while chunk := spill.read(_CHUNK):
                 out.write(chunk)
         else:  # the child failed: decide its half here
-            _decide_lines(lines[half:], out, explain=False)
+            _decide_lines([lines[half:]], out, explain=False)
         out.flush()
 
 
@@ -452,7 +464,11 @@ def run_cli(path: str, explain: bool = False) -> int:
         if two:
             _decide_in_two(stream, out)
         else:
-            _decide_lines(_lines(stream), out, explain)
+            _decide_lines(_chunks(stream), out, explain)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     finally:
         # The caches are garbage now, but acyclic: refcounting frees them. Freezing what is left
         # spares the collections of interpreter shutdown a walk over every compiled policy set
