@@ -248,6 +248,7 @@ class Condition:
         "op",
         "qualifier",
         "spec",
+        "static_pieces",
         "tester",
     )
 
@@ -259,6 +260,7 @@ class Condition:
         self.if_exists = spec.if_exists
         self.null = spec.base == "Null"
         self.dynamic: tuple[Any, ...] = ()
+        self.static_pieces: tuple[tuple[Piece, ...], ...] = ()
         if self.null:
             self.op = None
             self.negated = False
@@ -276,6 +278,7 @@ class Condition:
             else:
                 static.append(template.static_pieces() if op.variables else ((template.text, True),))
         self.tester = _fast_tester(op, static)
+        self.static_pieces = tuple(static)
         self.dynamic = tuple(dynamic)
 
     def _with_variables(self, ctx: EvalContext) -> Tester:
@@ -341,6 +344,19 @@ def _fast(condition: Condition) -> Check:
     if condition.null or condition.dynamic or condition.qualifier is not None:
         return lambda _resource, ctx: condition(ctx)
     key, tester, negated, slow = condition.key, condition.tester, condition.negated, condition.__call__
+    if condition.op is not None and condition.op.parse is _lower:  # Bool, StringEqualsIgnoreCase
+        lowered = frozenset(_lower(p) for p in condition.static_pieces)
+
+        def check_lower(_resource: str, ctx: EvalContext) -> bool:
+            keys = ctx.keys
+            if keys is None:
+                keys = ctx.given()
+            value = keys.get(key)
+            if value.__class__ is str:
+                return (value.lower() in lowered) != negated
+            return slow(ctx)
+
+        return check_lower
 
     def check(_resource: str, ctx: EvalContext) -> bool:
         keys = ctx.keys

@@ -149,7 +149,8 @@ class EvalContext:
         keys: dict[str, Any] = self.info.derived.copy()
         ctx = self.request.context
         if ctx:
-            keys.update(zip(map(str.lower, ctx), ctx.values(), strict=True))
+            for key, value in ctx.items():  # (faster than update(zip(map(str.lower ...))))
+                keys[key.lower()] = value
         self.keys = keys
         return keys
 
