@@ -54,6 +54,11 @@ API
     The full per-statement analysis behind ``explain()`` (``Analysis.groups``: per policy group
     its label, whether it applied, and one ``StatementRecord`` per statement).
 
+Speed: on the benchmark workload (benchmarks/workload.py: 3-10 identity policies with
+wildcards, NotAction and conditions, boundaries, resource policies, two SCP levels, ~5.7 KB of
+policy JSON a request) with each policy set compiled ahead, ``authorize`` takes ~9-10 us on one
+core of the shared 2-core CI VM (~100-110k decisions/s, about 1,000 bytecodes a decision).
+
 Limits worth knowing: a role session's derived ``aws:PrincipalArn`` is the role ARN without its
 path (pass ``aws:PrincipalArn`` in the context when a policy needs the path; Principal elements
 match roles by account and name, so paths do not matter there). A federated-user session is not
