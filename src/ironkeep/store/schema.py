@@ -12,7 +12,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ironkeep.store.dialect import UTCDateTime
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -33,7 +34,7 @@ metadata = MetaData(
     }
 )
 
-Time = DateTime(timezone=True)
+Time = UTCDateTime()
 
 accounts = Table(
     "accounts",
@@ -181,4 +182,181 @@ tags = Table(
     Column("key_lower", String(128), primary_key=True),
     Column("key", String(128), nullable=False),
     Column("value", String(256), nullable=False),
+)
+
+# ---------------------------------------------------------------------------------------------
+# credentials beyond access keys (MFA, SSH, certificates, service-specific credentials)
+
+mfa_devices = Table(
+    "mfa_devices",
+    metadata,
+    Column("serial_number", String(256), primary_key=True),  # arn:aws:iam::ACCT:mfa/PATHNAME
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(226), nullable=False),
+    Column("name_lower", String(226), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("seed_sealed", LargeBinary, nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=True),  # NULL: unassigned
+    Column("assigned_to_root", Boolean, nullable=False, default=False),
+    Column("enabled_at", Time, nullable=True),
+    Column("last_step", Integer, nullable=True),  # TOTP time step last accepted: replays are refused
+    Column("drift", Integer, nullable=False, default=0),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("account_id", "name_lower", name="uq_mfa_devices_account_name"),
+    Index("ix_mfa_devices_user", "user_id"),
+)
+
+ssh_public_keys = Table(
+    "ssh_public_keys",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", Time, nullable=False),
+    UniqueConstraint("user_id", "fingerprint", name="uq_ssh_public_keys_user_fingerprint"),
+)
+
+signing_certificates = Table(
+    "signing_certificates",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),  # NULL: root
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", Time, nullable=False),
+    Index("ix_signing_certificates_user", "user_id"),
+)
+
+server_certificates = _named(
+    "server_certificates",
+    32,
+    128,
+    Column("body", Text, nullable=False),
+    Column("chain", Text, nullable=True),
+    Column("private_key_sealed", LargeBinary, nullable=False),
+    Column("expiration", Time, nullable=False),
+)
+
+service_specific_credentials = Table(
+    "service_specific_credentials",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("service_name", String(128), nullable=False),
+    Column("service_user_name", String(200), nullable=False),
+    Column("password_sealed", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Time, nullable=False),
+    Index("ix_service_specific_credentials_user", "user_id"),
+)
+
+# ---------------------------------------------------------------------------------------------
+# identity providers
+
+oidc_providers = Table(
+    "oidc_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("url", String(255), nullable=False),
+    Column("client_ids", Text, nullable=False),  # JSON list
+    Column("thumbprints", Text, nullable=False),  # JSON list
+    Column("created_at", Time, nullable=False),
+    Index("ix_oidc_providers_account", "account_id"),
+)
+
+saml_providers = Table(
+    "saml_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    Column("valid_until", Time, nullable=True),
+    Column("created_at", Time, nullable=False),
+    Index("ix_saml_providers_account", "account_id"),
+)
+
+# ---------------------------------------------------------------------------------------------
+# STS: keys that seal session tokens (rotated; old ones kept until their sessions expire)
+
+session_keys = Table(
+    "session_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("retired_at", Time, nullable=True),
+)
+
+# workloads that get credentials the way EC2 instances and ECS tasks do
+workloads = Table(
+    "workloads",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("role_arn", String(2048), nullable=False),
+    Column("instance_profile_arn", String(2048), nullable=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_at", Time, nullable=False),
+    Column("revoked_at", Time, nullable=True),
+)
+
+# ---------------------------------------------------------------------------------------------
+# audit trail (CloudTrail records) and the reports computed from it
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("event_time", Time, nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("event_source", String(128), nullable=False),
+    Column("username", String(256), nullable=True),
+    Column("access_key_id", String(128), nullable=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("error_code", String(128), nullable=True),
+    Column("record", Text, nullable=False),  # the CloudTrail record, JSON
+    Index("ix_audit_events_account_time", "account_id", "event_time", "event_id"),
+    Index("ix_audit_events_name", "account_id", "event_name"),
+    Index("ix_audit_events_username", "account_id", "username"),
+    Index("ix_audit_events_key", "account_id", "access_key_id"),
+)
+
+audit_event_names = Table(
+    "audit_event_names",
+    metadata,
+    Column("event_id", String(36), ForeignKey("audit_events.event_id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "username" | "resource_type" | "resource_name"
+    Column("value", String(2048), primary_key=True),
+    Index("ix_audit_event_names_value", "kind", "value"),
+)
+
+report_jobs = Table(
+    "report_jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),  # "credential-report" | "service-last-accessed" | ...
+    Column("subject", String(2048), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("completed_at", Time, nullable=True),
+    Column("result", Text, nullable=True),
+    Index("ix_report_jobs_account_kind", "account_id", "kind"),
+)
+
+service_linked_role_deletions = Table(
+    "service_linked_role_deletions",
+    metadata,
+    Column("task_id", String(512), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", Time, nullable=False),
 )
