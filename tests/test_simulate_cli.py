@@ -201,3 +201,23 @@ def test_answers_come_as_lines_arrive_on_a_pipe() -> None:
         proc.stdout.close()
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_the_two_process_split_writes_what_one_process_writes(tmp_path: Path) -> None:
+    # The CLI takes this path for a big file when a second core is idle; here it is taken always.
+    import io
+
+    from ironkeep.simulate import _chunks, _decide_in_two, _decide_lines
+
+    lines = [json.dumps(_request(a)) for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")] * 300
+    lines[5] = "not json"
+    lines[700] = ""
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    two, one = io.BytesIO(), io.BytesIO()
+    with path.open("rb") as f:
+        _decide_in_two(f, two)
+    with path.open("rb") as f:
+        _decide_lines(_chunks(f), one, explain=False)
+    assert two.getvalue() == one.getvalue()
+    assert two.getvalue().count(b"\n") == 899
