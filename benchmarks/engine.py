@@ -166,7 +166,7 @@ def main() -> None:
         what = f"{wp['requests']:,} requests, {wp['mb']:.0f} MB ({wp['per_request_kb']:.1f} KiB each)"
         print(
             f"| (b) `python3 -m ironkeep simulate FILE`, {what} "
-            f"| {wp['wall_s']:.2f} s wall ({wp['cpu_s']:.2f} s CPU, 2 cores) | < 2 s |"
+            f"| {wp['wall_s']:.2f} s wall ({wp['cpu_s']:.2f} s CPU; a second process when a core is idle) | < 2 s |"
         )
         print(
             f"| (b) the same on stdin (`simulate - < FILE`, one core) "
