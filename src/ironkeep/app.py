@@ -78,7 +78,9 @@ class Pipeline:
                 decode_error, op = error, None
             write = op is None or not op.read_only
             with self.store.transaction(write=write) as tx:
-                caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token)
+                caller, secret = self.principals.authenticate(
+                    tx, signed.access_key_id, signed.session_token, now
+                )
                 verify_signature(signed, secret, now, allowed_services=SERVICES)
                 if decode_error is not None:
                     raise decode_error

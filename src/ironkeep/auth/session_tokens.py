@@ -90,6 +90,9 @@ class SessionContext:
     mfa_authenticated_at: datetime | None = None
     federated_provider: str | None = None
     """The SAML provider ARN or OIDC issuer for AssumeRoleWithSAML / AssumeRoleWithWebIdentity."""
+    issuer_id: str | None = None
+    """The unique id of the role (AROA…) or user (AIDA…) whose policies the session carries;
+    None for root sessions."""
 
     def tag_map(self) -> dict[str, str]:
         return dict(self.tags)
@@ -236,6 +239,7 @@ def _pack(ctx: SessionContext, secret: str) -> dict[str, Any]:
         "m": ctx.mfa_authenticated or None,
         "mt": _seconds(ctx.mfa_authenticated_at) if ctx.mfa_authenticated_at is not None else None,
         "fp": ctx.federated_provider,
+        "ii": ctx.issuer_id,
     }
     packed.update((name, value) for name, value in optional.items() if value)
     return packed
@@ -260,6 +264,7 @@ def _unpack(packed: dict[str, Any]) -> tuple[SessionContext, str]:
         mfa_authenticated=bool(packed.get("m", False)),
         mfa_authenticated_at=_time(mfa_at) if mfa_at is not None else None,
         federated_provider=packed.get("fp"),
+        issuer_id=packed.get("ii"),
     )
     return context, packed["s"]
 

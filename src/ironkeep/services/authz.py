@@ -32,8 +32,7 @@ def _kind_of(policy_label: str) -> str:
 
 def denial_message(caller: Caller, action: str, resource: str, decision: Any) -> str:
     """AWS's sentence for a denied call, naming the kind of policy that decided it."""
-    who = "User" if caller.kind in ("IAMUser", "Root") else caller.kind.replace("AssumedRole", "User")
-    head = f"{who}: {caller.arn} is not authorized to perform: {action} on resource: {resource}"
+    head = f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource}"
     if decision.decision == "ExplicitDeny" and decision.matched:
         words = _KIND_WORDS.get(_kind_of(decision.matched[0].policy), "identity-based policy")
         article = "an" if words[0] in "aeiou" else "a"
@@ -58,6 +57,18 @@ def request_context(ctx: CallContext, extra: Mapping[str, Any] | None = None) ->
         context["aws:SourceIp"] = ctx.source_ip
     if ctx.user_agent:
         context["aws:UserAgent"] = ctx.user_agent
+    session = ctx.caller.session
+    if session is not None:
+        context["aws:TokenIssueTime"] = session.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        context["aws:MultiFactorAuthPresent"] = "true" if session.mfa_authenticated else "false"
+        if session.mfa_authenticated and session.mfa_authenticated_at is not None:
+            context["aws:MultiFactorAuthAge"] = str(
+                max(0, int((now - session.mfa_authenticated_at).total_seconds()))
+            )
+        if session.source_identity:
+            context["aws:SourceIdentity"] = session.source_identity
+        if session.federated_provider:
+            context["aws:FederatedProvider"] = session.federated_provider
     if extra:
         context.update(extra)
     return context

@@ -23,6 +23,11 @@ class Caller:
     user_name: str | None = None
     user_path: str = "/"
     generation: int = 0  # the account's write counter when the request began (policy cache key)
+    session: Any = None  # ironkeep.auth.session_tokens.SessionContext for temporary credentials
+
+    @property
+    def is_session(self) -> bool:
+        return self.session is not None
 
     @property
     def is_root(self) -> bool:

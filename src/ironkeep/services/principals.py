@@ -17,11 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from ironkeep.auth.errors import InvalidClientTokenId
+from ironkeep.auth.keys import is_temporary_access_key_id
 from ironkeep.auth.secrets import SecretBox
+from ironkeep.auth.session_tokens import SessionContext, SessionKind, open_token, token_key_id
 from ironkeep.engine import PolicySet, compile_policy_set
 from ironkeep.model import aws_policies
 from ironkeep.model.arns import root_arn
 from ironkeep.services.context import Caller
+from ironkeep.services.session_keys import SessionKeys
 from ironkeep.store import schema as t
 
 KEY_USE_GRANULARITY = timedelta(seconds=60)
@@ -49,12 +52,15 @@ class Principals:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._key_use: dict[str, tuple[datetime | None, str | None, str | None]] = {}
+        self.session_keys = SessionKeys(box)
 
     # -- authentication -------------------------------------------------------------------------
 
     def authenticate(
-        self, tx: Connection, access_key_id: str, session_token: str | None
+        self, tx: Connection, access_key_id: str, session_token: str | None, now: datetime
     ) -> tuple[Caller, str]:
+        if is_temporary_access_key_id(access_key_id):
+            return self._authenticate_session(tx, access_key_id, session_token, now)
         row = tx.execute(_key_lookup(access_key_id)).first()
         if row is None or row.status != "Active":
             raise InvalidClientTokenId()
@@ -82,8 +88,40 @@ class Principals:
             )
         return caller, secret
 
+    def _authenticate_session(
+        self, tx: Connection, access_key_id: str, session_token: str | None, now: datetime
+    ) -> tuple[Caller, str]:
+        """Temporary credentials: the sealed token carries the session; no key row to read."""
+        if not session_token:
+            raise InvalidClientTokenId()
+        key_id = token_key_id(session_token)
+        key = self.session_keys.lookup(tx, key_id, now)
+        opened = open_token(session_token, access_key_id, {key_id: key} if key is not None else {}, now)
+        session = opened.context
+        generation = tx.execute(
+            select(t.accounts.c.generation).where(t.accounts.c.id == session.account_id)
+        ).scalar()
+        if generation is None:
+            raise InvalidClientTokenId()
+        user_name = None
+        if session.kind is SessionKind.IAM_USER:
+            user_name = session.principal_arn.rsplit("/", 1)[-1]
+        caller = Caller(
+            account_id=session.account_id,
+            arn=session.principal_arn,
+            principal_id=session.principal_id,
+            kind=session.kind.value,
+            access_key_id=access_key_id,
+            user_name=user_name,
+            generation=generation,
+            session=session,
+        )
+        return caller, opened.secret_access_key
+
     def note_key_use(self, access_key_id: str, now: datetime, region: str, service: str) -> None:
         """Record GetAccessKeyLastUsed's data, at most once a minute per key and place."""
+        if access_key_id not in self._key_use:
+            return  # temporary credentials have no key row
         last_at, last_region, last_service = self._key_use.pop(access_key_id, (None, None, None))
         if last_at is not None:
             if last_at.tzinfo is None:
@@ -100,22 +138,41 @@ class Principals:
     # -- authorization material ------------------------------------------------------------------
 
     def principal_policies(self, tx: Connection, caller: Caller) -> PrincipalPolicies:
-        cached = self._cache.get(caller.arn)
+        cache_key = caller.access_key_id if caller.is_session else caller.arn
+        cached = self._cache.get(cache_key)
         if cached is not None and cached[0] == caller.generation:
             return cached[1]
-        material = load_user_policies(tx, caller.principal_id)
+        session: SessionContext | None = caller.session
+        session_docs: tuple[str, ...] = ()
+        if session is None:
+            material = load_user_policies(tx, caller.principal_id)
+        elif session.issuer_id is None:
+            material = PrincipalPolicies(identity=(), permissions_boundary=None)
+        elif session.kind is SessionKind.ASSUMED_ROLE:
+            material = load_role_policies(tx, session.issuer_id)
+        else:
+            material = load_user_policies(tx, session.issuer_id)
+        tags = dict(material.tags)
+        if session is not None:
+            session_docs = tuple(session.session_policies) + tuple(
+                managed_policy_documents(tx, list(session.policy_arns))
+            )
+            tags.update(session.tags)  # session tags override the role's own
         material = PrincipalPolicies(
             identity=material.identity,
             permissions_boundary=material.permissions_boundary,
-            tags=material.tags,
+            session=session_docs,
+            tags=tags,
             policy_set=compile_policy_set(
-                identity=list(material.identity), permissions_boundary=material.permissions_boundary
+                identity=list(material.identity),
+                permissions_boundary=material.permissions_boundary,
+                session=list(session_docs),
             ),
         )
         with self._lock:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
-            self._cache[caller.arn] = (caller.generation, material)
+            self._cache[cache_key] = (caller.generation, material)
         return material
 
 
