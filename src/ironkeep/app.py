@@ -20,11 +20,12 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure
 from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_error, render_response
 from ironkeep.services import authz, registry
-from ironkeep.services.context import CallContext
+from ironkeep.services.context import CallContext, Caller
 from ironkeep.services.principals import Principals
 from ironkeep.store import schema
 
@@ -60,7 +61,14 @@ class Pipeline:
         request_id = str(uuid.uuid4())
         service = "iam"
         try:
-            signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
+            try:
+                signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
+            except MissingAuthenticationToken:
+                params = _params(raw)
+                if params.get("Action") not in UNSIGNED_ACTIONS:
+                    raise
+                service = "sts"
+                return self._handle_unsigned(raw, params, request_id)
             if signed.service in SERVICES:
                 service = signed.service
             now = self.clock()
@@ -113,6 +121,35 @@ class Pipeline:
             log.exception("request %s failed", request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")
             return render_error(service, failure, request_id)
+
+
+    def _handle_unsigned(self, raw: RawRequest, params: dict[str, str], request_id: str) -> tuple[int, bytes]:
+        """AssumeRoleWithSAML and AssumeRoleWithWebIdentity: the assertion or token is the credential,
+        checked by the handler against the role's trust policy; nothing else runs unsigned."""
+        operation_name, inputs = decode_query("sts", params)
+        op = registry.find("sts", operation_name)
+        if op is None or op.authorize:
+            raise InvalidAction(f"Could not find operation {operation_name} for version {_version('sts')}")
+        now = self.clock()
+        with self.store.transaction(write=True) as tx:
+            ctx = CallContext(
+                caller=ANONYMOUS,
+                tx=tx,
+                now=now,
+                region="us-east-1",
+                request_id=request_id,
+                source_ip=raw.source_ip,
+                user_agent=raw.user_agent,
+                secure_transport=raw.secure,
+                services=self.principals,
+            )
+            output = op.func(ctx, inputs)
+        return 200, render_response("sts", op.name, output, request_id)
+
+
+# The caller of an unsigned request: no account, no key.
+ANONYMOUS = Caller(account_id="", arn="", principal_id="", kind="Anonymous", access_key_id="")
+UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
 
 
 def _version(service: str) -> str:

@@ -75,28 +75,43 @@ def request_context(ctx: CallContext, extra: Mapping[str, Any] | None = None) ->
 
 
 def check(
-    ctx: CallContext, action: str, resource: str, extra_context: Mapping[str, Any] | None = None
-) -> None:
-    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``."""
+    ctx: CallContext,
+    action: str,
+    resource: str,
+    extra_context: Mapping[str, Any] | None = None,
+    *,
+    resource_policy: str | None = None,
+    resource_account: str | None = None,
+) -> Any:
+    """Raise AccessDenied unless the caller may perform ``action`` on ``resource``; return the Decision.
+
+    ``resource_policy`` is the resource's own policy (a role's trust policy for ``sts:AssumeRole``),
+    evaluated with the caller's policies as AWS does, same-account and cross-account.
+    ``resource_account`` defaults to the caller's account.
+    """
     caller = ctx.caller
-    if caller.is_root:
-        return
+    resource_account = resource_account or caller.account_id
+    if caller.is_root and resource_policy is None and resource_account == caller.account_id:
+        return None
     material = ctx.services.principal_policies(ctx.tx, caller)
-    policies = material.policy_set
-    if policies is None:
+    if resource_policy is None and material.policy_set is not None:
+        policies = material.policy_set
+    else:
         policies = compile_policy_set(
-            identity=material.identity,
+            identity=list(material.identity),
             permissions_boundary=material.permissions_boundary,
-            session=material.session,
+            session=list(material.session),
+            resource=resource_policy,
         )
     request = Request(
         principal=Principal(arn=caller.arn, id=caller.principal_id, tags=material.tags, service=None),
         action=action,
         resource=resource,
-        resource_account=caller.account_id,
+        resource_account=resource_account,
         context=request_context(ctx, extra_context),
         management_account=None,
     )
     decision = authorize(request, policies)
     if decision.decision != "Allow":
         raise AccessDenied(denial_message(caller, action, resource, decision))
+    return decision
