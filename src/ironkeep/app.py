@@ -24,7 +24,7 @@ from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure
 from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_error, render_response
-from ironkeep.services import authz, registry
+from ironkeep.services import audit_trail, authz, registry
 from ironkeep.services.context import CallContext, Caller
 from ironkeep.services.principals import Principals
 from ironkeep.store import schema
@@ -47,104 +47,162 @@ class RawRequest:
     secure: bool
 
 
+@dataclass(slots=True)
+class _Call:
+    """What the pipeline has learnt about one request so far: enough to audit it at any stage."""
+
+    request_id: str
+    now: datetime
+    service: str = "iam"
+    operation: str = "Unknown"
+    read_only: bool = False
+    caller: Caller | None = None
+    access_key_id: str | None = None
+    region: str = "us-east-1"
+    params: dict[str, Any] | None = None
+    account_id: str = ""
+
+
 class Pipeline:
-    """Everything a request needs that outlives it: the store and the principals' cache."""
+    """Everything a request needs that outlives it: the store, the principals' cache, settings."""
 
     def __init__(
-        self, store: Any, principals: Principals, clock: Callable[[], datetime] | None = None
+        self,
+        store: Any,
+        principals: Principals,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        audit: bool = True,
+        default_account: str = "",
     ) -> None:
         self.store = store
         self.principals = principals
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.audit = audit
+        self.default_account = default_account
 
     def handle(self, raw: RawRequest) -> tuple[int, bytes]:
-        request_id = str(uuid.uuid4())
-        service = "iam"
+        call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
         try:
-            try:
-                signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
-            except MissingAuthenticationToken:
-                params = _params(raw)
-                if params.get("Action") not in UNSIGNED_ACTIONS:
-                    raise
-                service = "sts"
-                return self._handle_unsigned(raw, params, request_id)
-            if signed.service in SERVICES:
-                service = signed.service
-            now = self.clock()
-            # Decoding is pure; its error is raised only once the caller is authenticated, as AWS does.
-            decoded: tuple[str, dict[str, Any]] | None = None
-            decode_error: AWSError | None = None
-            try:
-                decoded = decode_query(service, _params(raw))
-                op = registry.find(service, decoded[0])
-                if op is None:
-                    raise InvalidAction(
-                        f"Could not find operation {decoded[0]} for version {_version(service)}"
-                    )
-            except AWSError as error:
-                decode_error, op = error, None
-            write = op is None or not op.read_only
-            with self.store.transaction(write=write) as tx:
-                caller, secret = self.principals.authenticate(
-                    tx, signed.access_key_id, signed.session_token, now
-                )
-                verify_signature(signed, secret, now, allowed_services=SERVICES)
-                if decode_error is not None:
-                    raise decode_error
-                assert op is not None and decoded is not None
-                ctx = CallContext(
-                    caller=caller,
-                    tx=tx,
-                    now=now,
-                    region=signed.region,
-                    request_id=request_id,
-                    source_ip=raw.source_ip,
-                    user_agent=raw.user_agent,
-                    secure_transport=raw.secure,
-                    services=self.principals,
-                )
-                if op.authorize:
-                    authz.check(ctx, op.action, op.resource(ctx, decoded[1]))
-                output = op.func(ctx, decoded[1])
-                if not op.read_only:
-                    tx.execute(
-                        update(schema.accounts)
-                        .where(schema.accounts.c.id == caller.account_id)
-                        .values(generation=schema.accounts.c.generation + 1)
-                    )
-            self.principals.note_key_use(signed.access_key_id, now, signed.region, service)
-            return 200, render_response(service, op.name, output, request_id)
+            return self._run(raw, call)
         except AWSError as error:
-            return render_error(service, error, request_id)
+            self._audit_failure(raw, call, error)
+            return render_error(call.service, error, call.request_id)
         except Exception:
-            log.exception("request %s failed", request_id)
+            log.exception("request %s failed", call.request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")
-            return render_error(service, failure, request_id)
+            self._audit_failure(raw, call, failure)
+            return render_error(call.service, failure, call.request_id)
 
+    def _run(self, raw: RawRequest, call: _Call) -> tuple[int, bytes]:
+        params = _params(raw)
+        call.operation = params.get("Action") or "Unknown"
+        try:
+            signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
+        except MissingAuthenticationToken:
+            if call.operation not in UNSIGNED_ACTIONS:
+                raise
+            call.service = "sts"
+            return self._run_unsigned(raw, params, call)
+        call.access_key_id, call.region = signed.access_key_id, signed.region
+        if signed.service in SERVICES:
+            call.service = signed.service
+        now = call.now
+        # Decoding is pure; its error is raised only once the caller is authenticated, as AWS does.
+        decoded: tuple[str, dict[str, Any]] | None = None
+        decode_error: AWSError | None = None
+        op = None
+        try:
+            decoded = decode_query(call.service, params)
+            call.params = decoded[1]
+            op = registry.find(call.service, decoded[0])
+            if op is None:
+                raise InvalidAction(
+                    f"Could not find operation {decoded[0]} for version {_version(call.service)}"
+                )
+            call.read_only = op.read_only
+        except AWSError as error:
+            decode_error = error
+        # With the audit trail on, every call writes its record: begin as a writer.
+        with self.store.transaction(write=self.audit or op is None or not op.read_only) as tx:
+            caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token, now)
+            verify_signature(signed, secret, now, allowed_services=SERVICES)
+            call.caller, call.account_id = caller, caller.account_id
+            if decode_error is not None:
+                raise decode_error
+            assert op is not None and decoded is not None
+            ctx = self._context(raw, call, caller, tx)
+            if op.authorize:
+                authz.check(ctx, op.action, op.resource(ctx, decoded[1]))
+            output = op.func(ctx, decoded[1])
+            if not op.read_only:
+                tx.execute(
+                    update(schema.accounts)
+                    .where(schema.accounts.c.id == caller.account_id)
+                    .values(generation=schema.accounts.c.generation + 1)
+                )
+            if self.audit:
+                audit_trail.write(tx, self._record(raw, call, output=output))
+        self.principals.note_key_use(signed.access_key_id, now, signed.region, call.service)
+        return 200, render_response(call.service, op.name, output, call.request_id)
 
-    def _handle_unsigned(self, raw: RawRequest, params: dict[str, str], request_id: str) -> tuple[int, bytes]:
+    def _run_unsigned(self, raw: RawRequest, params: dict[str, str], call: _Call) -> tuple[int, bytes]:
         """AssumeRoleWithSAML and AssumeRoleWithWebIdentity: the assertion or token is the credential,
         checked by the handler against the role's trust policy; nothing else runs unsigned."""
         operation_name, inputs = decode_query("sts", params)
+        call.params = inputs
         op = registry.find("sts", operation_name)
         if op is None or op.authorize:
             raise InvalidAction(f"Could not find operation {operation_name} for version {_version('sts')}")
-        now = self.clock()
         with self.store.transaction(write=True) as tx:
-            ctx = CallContext(
-                caller=ANONYMOUS,
-                tx=tx,
-                now=now,
-                region="us-east-1",
-                request_id=request_id,
-                source_ip=raw.source_ip,
-                user_agent=raw.user_agent,
-                secure_transport=raw.secure,
-                services=self.principals,
-            )
+            ctx = self._context(raw, call, ANONYMOUS, tx)
             output = op.func(ctx, inputs)
-        return 200, render_response("sts", op.name, output, request_id)
+            if self.audit:
+                audit_trail.write(tx, self._record(raw, call, output=output))
+        return 200, render_response("sts", op.name, output, call.request_id)
+
+    def _context(self, raw: RawRequest, call: _Call, caller: Caller, tx: Any) -> CallContext:
+        return CallContext(
+            caller=caller,
+            tx=tx,
+            now=call.now,
+            region=call.region,
+            request_id=call.request_id,
+            source_ip=raw.source_ip,
+            user_agent=raw.user_agent,
+            secure_transport=raw.secure,
+            services=self.principals,
+        )
+
+    def _record(
+        self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None
+    ) -> dict[str, Any]:
+        return audit_trail.build(
+            service=call.service,
+            operation=call.operation,
+            now=call.now,
+            request_id=call.request_id,
+            account_id=call.account_id or self.default_account,
+            read_only=call.read_only,
+            caller=call.caller,
+            access_key_id=call.access_key_id,
+            parameters=call.params,
+            output=output,
+            error=error,
+            region=call.region,
+            source_ip=raw.source_ip,
+            user_agent=raw.user_agent,
+        )
+
+    def _audit_failure(self, raw: RawRequest, call: _Call, error: AWSError) -> None:
+        """A failed call's record, in a transaction of its own (the call's was rolled back)."""
+        if not self.audit:
+            return
+        try:
+            with self.store.transaction(write=True) as tx:
+                audit_trail.write(tx, self._record(raw, call, error=error))
+        except Exception:
+            log.exception("could not write the audit record of request %s", call.request_id)
 
 
 # The caller of an unsigned request: no account, no key.

@@ -31,6 +31,7 @@ class Settings:
     master_key: str | None
     database_schema: str | None
     log_level: str
+    audit: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,4 +84,5 @@ def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Set
         master_key=_pick(None, env, "MASTER_KEY", None),
         database_schema=_pick(None, env, "DATABASE_SCHEMA", None),
         log_level=str(_pick(None, env, "LOG_LEVEL", "info")),
+        audit=str(_pick(None, env, "AUDIT", "on")).lower() not in ("off", "false", "0", "no"),
     )

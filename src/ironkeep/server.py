@@ -23,8 +23,12 @@ def build(settings: Settings) -> tuple[Any, Any]:
     store = Store.open(settings.database_url, schema=settings.database_schema)
     store.migrate()
     box = SecretBox(load_or_create_master_key(settings.data_dir, settings.master_key))
-    ensure_account(store, box, settings)
-    pipeline = Pipeline(store, Principals(store, box))
+    account_id = ensure_account(store, box, settings)
+    from ironkeep.protocol import prepare
+
+    for service in ("iam", "sts"):
+        prepare(service)
+    pipeline = Pipeline(store, Principals(store, box), audit=settings.audit, default_account=account_id)
     return build_app(pipeline), pipeline
 
 
