@@ -1,1 +1,41 @@
-"""IAM's entities' rules: names, paths, ARNs, limits, and the AWS-managed policy catalogue."""
+"""IAM's entities and their rules: names, paths, ARNs, limits, and the AWS-managed policy catalogue."""
+
+from ironkeep.model.entities import (
+    AWS_ACCOUNT,
+    AccessKey,
+    Account,
+    AttachedPolicy,
+    Group,
+    InlinePolicy,
+    InstanceProfile,
+    LoginProfile,
+    ManagedPolicy,
+    Named,
+    PasswordPolicy,
+    PolicyVersion,
+    Principal,
+    PrincipalKind,
+    Role,
+    Tag,
+    User,
+)
+
+__all__ = [
+    "AWS_ACCOUNT",
+    "AccessKey",
+    "Account",
+    "AttachedPolicy",
+    "Group",
+    "InlinePolicy",
+    "InstanceProfile",
+    "LoginProfile",
+    "ManagedPolicy",
+    "Named",
+    "PasswordPolicy",
+    "PolicyVersion",
+    "Principal",
+    "PrincipalKind",
+    "Role",
+    "Tag",
+    "User",
+]

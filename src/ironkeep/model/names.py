@@ -38,3 +38,16 @@ def check_path_prefix(value: str | None) -> str:
             "characters and/or / characters."
         )
     return prefix
+
+
+def name_key(name: str) -> str:
+    """The key IAM names are unique by within an account: the name regardless of case."""
+    return name.lower()
+
+
+def is_valid_name(name: str, max_length: int) -> bool:
+    return 0 < len(name) <= max_length and NAME_PATTERN.match(name) is not None
+
+
+def is_valid_path(path: str) -> bool:
+    return len(path) <= 512 and PATH_PATTERN.match(path) is not None

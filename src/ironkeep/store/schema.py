@@ -167,7 +167,10 @@ instance_profile_roles = Table(
     "instance_profile_roles",
     metadata,
     Column(
-        "instance_profile_id", String(32), ForeignKey("instance_profiles.id", ondelete="CASCADE"), primary_key=True
+        "instance_profile_id",
+        String(32),
+        ForeignKey("instance_profiles.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
     Column("role_id", String(32), ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_instance_profile_roles_role", "role_id"),

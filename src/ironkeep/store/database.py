@@ -1,0 +1,84 @@
+"""The database handle: open, migrate, and one transaction per API call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ironkeep.errors import EntityAlreadyExists
+from ironkeep.store import dialect
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """SQLAlchemy Core over SQLite (the embedded default) or PostgreSQL.
+
+    Usage::
+
+        store = Store.open("sqlite:////var/lib/ironkeep/ironkeep.db")
+        store.migrate()
+        with store.transaction() as tx:
+            bob = users.get(tx, "123456789012", "bob")
+    """
+
+    def __init__(self, engine: Engine, url: str, schema: str | None) -> None:
+        self.engine = engine
+        self.url = url
+        self.schema = schema
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, pool_size: int = 16) -> Store:
+        """Connect to ``sqlite:///PATH`` or ``postgresql+psycopg://...`` (``postgresql://`` works
+        too). ``schema`` (PostgreSQL only) keeps every table in that schema, created if missing."""
+        url = dialect.normalize_url(url)
+        return cls(dialect.create(url, schema=schema, pool_size=pool_size), url, schema)
+
+    def migrate(self) -> None:
+        """Apply every Alembic migration not yet applied (one history for both dialects)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            dialect.lock_migrations(conn)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        """The Alembic revision the database is at (None before the first migration)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """One database transaction: committed when the block ends, rolled back on any exception.
+
+        ``write=False`` lets SQLite readers run beside a writer. A unique-key violation that no
+        repository function translated becomes EntityAlreadyExists.
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**dialect.write_options(write))
+            try:
+                with conn.begin():
+                    yield conn
+            except IntegrityError as error:
+                if not dialect.is_unique_violation(error):
+                    raise
+                raise EntityAlreadyExists(
+                    f"Entity already exists: {dialect.violated_constraint(error)}"
+                ) from error
+
+    def dispose(self) -> None:
+        self.engine.dispose()
