@@ -24,6 +24,13 @@ from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure
 from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_error, render_response
+from ironkeep.protocol.json_protocol import (
+    UnknownOperationException,
+    decode_json_request,
+    render_json_error,
+    render_json_response,
+)
+from ironkeep.protocol.json_protocol import content_type as json_content_type
 from ironkeep.services import audit_trail, authz, registry
 from ironkeep.services.context import CallContext, Caller
 from ironkeep.services.principals import Principals
@@ -31,8 +38,9 @@ from ironkeep.store import schema
 
 log = logging.getLogger("ironkeep")
 
-SERVICES = frozenset({"iam", "sts"})
-_XML = "text/xml"
+SERVICES = frozenset({"iam", "sts", "cloudtrail"})
+JSON_SERVICES = frozenset({"cloudtrail"})  # AWS JSON 1.1, X-Amz-Target
+_XML_HEADERS = {"content-type": "text/xml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +53,7 @@ class RawRequest:
     source_ip: str
     user_agent: str
     secure: bool
+    target: str = ""  # X-Amz-Target: set for the JSON protocol
 
 
 @dataclass(slots=True)
@@ -61,6 +70,24 @@ class _Call:
     region: str = "us-east-1"
     params: dict[str, Any] | None = None
     account_id: str = ""
+    json: bool = False
+
+    def render(self, output: Any) -> tuple[int, bytes, dict[str, str]]:
+        if self.json:
+            body = render_json_response(self.service, self.operation, output)
+            return (
+                200,
+                body,
+                {"content-type": json_content_type(self.service), "x-amzn-requestid": self.request_id},
+            )
+        return 200, render_response(self.service, self.operation, output, self.request_id), _XML_HEADERS
+
+    def render_error(self, error: AWSError) -> tuple[int, bytes, dict[str, str]]:
+        if self.json:
+            status, body, headers = render_json_error(self.service, error, self.request_id)
+            return status, body, headers
+        status, body = render_error(self.service, error, self.request_id)
+        return status, body, _XML_HEADERS
 
 
 class Pipeline:
@@ -81,22 +108,27 @@ class Pipeline:
         self.audit = audit
         self.default_account = default_account
 
-    def handle(self, raw: RawRequest) -> tuple[int, bytes]:
+    def handle(self, raw: RawRequest) -> tuple[int, bytes, dict[str, str]]:
         call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
         try:
             return self._run(raw, call)
         except AWSError as error:
             self._audit_failure(raw, call, error)
-            return render_error(call.service, error, call.request_id)
+            return call.render_error(error)
         except Exception:
             log.exception("request %s failed", call.request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")
             self._audit_failure(raw, call, failure)
-            return render_error(call.service, failure, call.request_id)
+            return call.render_error(failure)
 
-    def _run(self, raw: RawRequest, call: _Call) -> tuple[int, bytes]:
-        params = _params(raw)
-        call.operation = params.get("Action") or "Unknown"
+    def _run(self, raw: RawRequest, call: _Call) -> tuple[int, bytes, dict[str, str]]:
+        params: dict[str, str] = {}
+        if raw.target:
+            call.json = True
+            call.operation = raw.target.rsplit(".", 1)[-1]
+        else:
+            params = _params(raw)
+            call.operation = params.get("Action") or "Unknown"
         try:
             signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
         except MissingAuthenticationToken:
@@ -107,14 +139,19 @@ class Pipeline:
         call.access_key_id, call.region = signed.access_key_id, signed.region
         if signed.service in SERVICES:
             call.service = signed.service
+        if call.json and call.service not in JSON_SERVICES:
+            raise UnknownOperationException(f"Unknown operation {raw.target}")
         now = call.now
         # Decoding is pure; its error is raised only once the caller is authenticated, as AWS does.
         decoded: tuple[str, dict[str, Any]] | None = None
         decode_error: AWSError | None = None
         op = None
         try:
-            decoded = decode_query(call.service, params)
-            call.params = decoded[1]
+            if call.json:
+                decoded = decode_json_request(call.service, raw.target, raw.body)
+            else:
+                decoded = decode_query(call.service, params)
+            call.operation, call.params = decoded
             op = registry.find(call.service, decoded[0])
             if op is None:
                 raise InvalidAction(
@@ -144,9 +181,11 @@ class Pipeline:
             if self.audit:
                 audit_trail.write(tx, self._record(raw, call, output=output))
         self.principals.note_key_use(signed.access_key_id, now, signed.region, call.service)
-        return 200, render_response(call.service, op.name, output, call.request_id)
+        return call.render(output)
 
-    def _run_unsigned(self, raw: RawRequest, params: dict[str, str], call: _Call) -> tuple[int, bytes]:
+    def _run_unsigned(
+        self, raw: RawRequest, params: dict[str, str], call: _Call
+    ) -> tuple[int, bytes, dict[str, str]]:
         """AssumeRoleWithSAML and AssumeRoleWithWebIdentity: the assertion or token is the credential,
         checked by the handler against the role's trust policy; nothing else runs unsigned."""
         operation_name, inputs = decode_query("sts", params)
@@ -159,7 +198,8 @@ class Pipeline:
             output = op.func(ctx, inputs)
             if self.audit:
                 audit_trail.write(tx, self._record(raw, call, output=output))
-        return 200, render_response("sts", op.name, output, call.request_id)
+        call.operation = op.name
+        return call.render(output)
 
     def _context(self, raw: RawRequest, call: _Call, caller: Caller, tx: Any) -> CallContext:
         return CallContext(
@@ -239,8 +279,9 @@ def build_app(pipeline: Pipeline) -> Starlette:
             source_ip=client.host if client else "",
             user_agent=request.headers.get("user-agent", ""),
             secure=request.url.scheme == "https",
+            target=request.headers.get("x-amz-target", ""),
         )
-        status, payload = await run_in_threadpool(pipeline.handle, raw)
-        return Response(payload, status_code=status, media_type=_XML)
+        status, payload, headers = await run_in_threadpool(pipeline.handle, raw)
+        return Response(payload, status_code=status, headers=headers)
 
     return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"])])

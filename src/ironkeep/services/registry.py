@@ -86,6 +86,6 @@ def _load_all() -> None:
     import ironkeep.services as package
 
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith(("iam_", "sts_")):
+        if info.name.startswith(("iam_", "sts_", "cloudtrail_")):
             importlib.import_module(f"ironkeep.services.{info.name}")
     _loaded = True
