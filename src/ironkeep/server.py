@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+import uvicorn
 
 from ironkeep.config import ConfigError, Settings, load_settings
 
@@ -42,16 +47,29 @@ def serve(args: Any) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     app, _ = build(settings)
-    import uvicorn
-
     print(f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}", flush=True)
-    # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
     )
+    _GracefulServer(config).run()
+    print("ironkeep: stopped", flush=True)
     return 0
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, but SIGTERM and SIGINT end it with status 0 once the requests in flight are
+    done (uvicorn itself re-raises the signal after its graceful stop); a second signal forces it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: Any) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
