@@ -228,8 +228,13 @@ def create_version(
     tx: Connection, policy: ManagedPolicy, document: str, set_as_default: bool, created: datetime
 ) -> PolicyVersion:
     """CreatePolicyVersion: the next ``vN`` (never reused); LimitExceeded past five versions."""
-    # taking the number locks the policy's row (PostgreSQL; SQLite's write lock is already held),
-    # so concurrent creators take turns and the count below holds
+    rows.lock_row(tx, t.managed_policies, policy.id)  # concurrent creators take turns
+    held = tx.execute(select(func.count()).where(_v.policy_id == policy.id)).scalar_one()
+    if held >= VERSIONS_PER_MANAGED_POLICY:
+        raise LimitExceeded(
+            f"A managed policy can have up to {VERSIONS_PER_MANAGED_POLICY} versions. "
+            "Before you create a new version, you must delete an existing version."
+        )
     number = (
         tx.execute(
             sql_update(t.managed_policies)
@@ -239,12 +244,6 @@ def create_version(
         ).scalar_one()
         - 1
     )
-    held = tx.execute(select(func.count()).where(_v.policy_id == policy.id)).scalar_one()
-    if held >= VERSIONS_PER_MANAGED_POLICY:
-        raise LimitExceeded(
-            f"A managed policy can have up to {VERSIONS_PER_MANAGED_POLICY} versions. "
-            "Before you create a new version, you must delete an existing version."
-        )
     version_id = f"v{number}"
     tx.execute(
         insert(t.policy_versions).values(
