@@ -34,6 +34,9 @@ def test_lookup_is_one_query_and_carries_the_user(store, account) -> None:
     assert found is not None and found.secret_sealed == b"\x00sealed\xff" and found.status == "Active"
     assert (found.user_name, found.user_path, found.user_arn) == ("alice", "/eng/", alice.arn)
     assert root is not None and root.is_root and root.user_name is None
+    with store.transaction() as tx:
+        accounts.bump_generation(tx, account)
+        assert keys.lookup(tx, "AKIAROOTAAAAAAAAAAA1").account_generation == root.account_generation + 1
 
 
 def test_two_keys_per_user_status_and_last_use(store, account) -> None:

@@ -167,6 +167,7 @@ class AccessKey:
     last_used: datetime | None = None
     last_used_region: str | None = None
     last_used_service: str | None = None
+    account_generation: int = 0  # the account's write counter when read (policy caches key on it)
 
     @property
     def is_root(self) -> bool:

@@ -19,12 +19,17 @@ from ironkeep.store import schema as t
 _k = t.access_keys.c
 _u = t.users.c
 
-_QUERY = select(
-    t.access_keys,
-    _u.name.label("user_name"),
-    _u.path.label("user_path"),
-    _u.arn.label("user_arn"),
-).outerjoin(t.users, _u.id == _k.user_id)
+_QUERY = (
+    select(
+        t.access_keys,
+        _u.name.label("user_name"),
+        _u.path.label("user_path"),
+        _u.arn.label("user_arn"),
+        t.accounts.c.generation.label("account_generation"),
+    )
+    .join(t.accounts, t.accounts.c.id == _k.account_id)
+    .outerjoin(t.users, _u.id == _k.user_id)
+)
 
 
 def _to_key(row: Row[Any]) -> AccessKey:
@@ -41,11 +46,13 @@ def _to_key(row: Row[Any]) -> AccessKey:
         last_used=row.last_used_at,
         last_used_region=row.last_used_region,
         last_used_service=row.last_used_service,
+        account_generation=row.account_generation,
     )
 
 
 def lookup(tx: Connection, access_key_id: str) -> AccessKey | None:
-    """The key and its user, by key id: one query on the primary key (authentication's hot path)."""
+    """The key, its user and the account's generation, by key id: one query on primary keys
+    (authentication's hot path)."""
     row = tx.execute(_QUERY.where(_k.id == access_key_id)).first()
     return None if row is None else _to_key(row)
 
