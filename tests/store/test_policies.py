@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import insert, update
 
 from conftest_store import NOW
 from ironkeep.errors import DeleteConflict, LimitExceeded, NoSuchEntity
@@ -17,6 +18,7 @@ from ironkeep.store import (
     login_profiles,
     policies,
     roles,
+    schema,
     users,
 )
 
@@ -148,11 +150,31 @@ def test_deleting_a_user_needs_everything_removed_first_in_iams_order(store, acc
         inline_policies.put(tx, alice, "p", DOC)
         attachments.attach(tx, alice, policies.require(tx, account, ADMIN), NOW)
         groups.add_user(tx, team, alice, NOW)
+        tx.execute(
+            insert(schema.mfa_devices).values(
+                serial_number=f"arn:aws:iam::{account}:mfa/alice",
+                account_id=account,
+                name="alice",
+                name_lower="alice",
+                path="/",
+                seed_sealed=b"seed",
+                user_id=alice.id,
+                enabled_at=NOW,
+                created_at=NOW,
+            )
+        )
+        mfa = schema.mfa_devices.c
         steps = [
             ("login profile", lambda: login_profiles.delete(tx, alice)),
             ("access keys", lambda: keys.delete(tx, account, alice, "AKIAAAAAAAAAAAAAAAA1")),
             ("delete policies", lambda: inline_policies.delete(tx, alice, "p")),
             ("detach all policies", lambda: attachments.detach(tx, alice, ADMIN)),
+            (
+                "delete MFA device",
+                lambda: tx.execute(
+                    update(schema.mfa_devices).where(mfa.user_id == alice.id).values(user_id=None)
+                ),
+            ),
             ("remove users from group", lambda: groups.remove_user(tx, team, alice)),
         ]
         for words, undo in steps:

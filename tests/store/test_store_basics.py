@@ -91,3 +91,25 @@ def test_schema_names_are_checked() -> None:
         Store.open("postgresql://postgres@127.0.0.1:5432/test", schema='x"; DROP TABLE users; --')
     with pytest.raises(ValueError):
         Store.open("mysql://localhost/db")
+
+
+def test_an_in_memory_sqlite_store_is_one_database_for_every_thread() -> None:
+    import threading
+
+    store = Store.open("sqlite://")
+    store.migrate()
+    try:
+        with store.transaction() as tx:
+            accounts.create(tx, ACCOUNT, NOW)
+
+        def create() -> None:
+            with store.transaction() as tx:
+                users.create(tx, ACCOUNT, "alice", "/", "AIDA00000000000000001", NOW)
+
+        thread = threading.Thread(target=create)
+        thread.start()
+        thread.join()
+        with store.transaction(write=False) as tx:
+            assert users.require(tx, ACCOUNT, "ALICE").name == "alice"
+    finally:
+        store.dispose()

@@ -68,6 +68,15 @@ def delete(tx: Connection, user: User) -> None:
             "Cannot delete entity, must delete access keys first.",
         ),
         *named.principal_blockers("user", user.id),
+        *(
+            (named.owns_any(table, table.c.user_id == user.id), f"Cannot delete entity, must {words} first.")
+            for table, words in (
+                (t.signing_certificates, "delete signing certificates"),
+                (t.ssh_public_keys, "delete SSH public keys"),
+                (t.service_specific_credentials, "delete service-specific credentials"),
+                (t.mfa_devices, "delete MFA device"),
+            )
+        ),
         (
             named.owns_any(t.group_members, members.user_id == user.id),
             "Cannot delete entity, must remove users from group first.",
