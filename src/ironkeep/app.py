@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HTTPRequest
@@ -107,6 +107,9 @@ class Pipeline:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.audit = audit
         self.default_account = default_account
+        self.audit_writer = audit_trail.AuditWriter(store) if audit else None
+        # handlers reach long-lived services through ctx.services (e.g. LookupEvents flushes the writer)
+        principals.audit_writer = self.audit_writer
 
     def handle(self, raw: RawRequest) -> tuple[int, bytes, dict[str, str]]:
         call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
@@ -160,8 +163,7 @@ class Pipeline:
             call.read_only = op.read_only
         except AWSError as error:
             decode_error = error
-        # With the audit trail on, every call writes its record: begin as a writer.
-        with self.store.transaction(write=self.audit or op is None or not op.read_only) as tx:
+        with self.store.transaction(write=op is None or not op.read_only) as tx:
             caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token, now)
             verify_signature(signed, secret, now, allowed_services=SERVICES)
             call.caller, call.account_id = caller, caller.account_id
@@ -173,13 +175,11 @@ class Pipeline:
                 authz.check(ctx, op.action, op.resource(ctx, decoded[1]))
             output = op.func(ctx, decoded[1])
             if not op.read_only:
-                tx.execute(
-                    update(schema.accounts)
-                    .where(schema.accounts.c.id == caller.account_id)
-                    .values(generation=schema.accounts.c.generation + 1)
-                )
-            if self.audit:
+                tx.execute(_BUMP_GENERATION, {"account": caller.account_id})
+            if self.audit and not op.read_only:
                 audit_trail.write(tx, self._record(raw, call, output=output))
+        if self.audit_writer is not None and op.read_only:
+            self.audit_writer.submit(lambda: self._record(raw, call, output=output))
         self.principals.note_key_use(signed.access_key_id, now, signed.region, call.service)
         return call.render(output)
 
@@ -235,15 +235,17 @@ class Pipeline:
         )
 
     def _audit_failure(self, raw: RawRequest, call: _Call, error: AWSError) -> None:
-        """A failed call's record, in a transaction of its own (the call's was rolled back)."""
-        if not self.audit:
-            return
-        try:
-            with self.store.transaction(write=True) as tx:
-                audit_trail.write(tx, self._record(raw, call, error=error))
-        except Exception:
-            log.exception("could not write the audit record of request %s", call.request_id)
+        """A failed call's record goes to the batch writer: the call's transaction was rolled back."""
+        if self.audit_writer is not None:
+            self.audit_writer.submit(lambda: self._record(raw, call, error=error))
 
+
+# every write in an account moves its generation: cached policies of its principals are then stale
+_BUMP_GENERATION = (
+    update(schema.accounts)
+    .where(schema.accounts.c.id == bindparam("account"))
+    .values(generation=schema.accounts.c.generation + 1)
+)
 
 # The caller of an unsigned request: no account, no key.
 ANONYMOUS = Caller(account_id="", arn="", principal_id="", kind="Anonymous", access_key_id="")

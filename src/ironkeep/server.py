@@ -46,12 +46,14 @@ def serve(args: Any) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    app, _ = build(settings)
+    app, pipeline = build(settings)
     print(f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}", flush=True)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
     )
     _GracefulServer(config).run()
+    if pipeline.audit_writer is not None:
+        pipeline.audit_writer.flush()
     print("ironkeep: stopped", flush=True)
     return 0
 

@@ -8,6 +8,11 @@ own. Records are built by :mod:`ironkeep.audit.records`, which removes every sec
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +23,8 @@ from ironkeep.audit import records
 from ironkeep.audit.lookup import index_fields
 from ironkeep.services.context import Caller
 from ironkeep.store import schema as t
+
+log = logging.getLogger("ironkeep.audit")
 
 _TYPES = {"Root", "IAMUser", "AssumedRole", "FederatedUser", "WebIdentityUser", "SAMLUser"}
 
@@ -94,30 +101,100 @@ def build(
     )
 
 
-def write(tx: Connection, record: dict[str, Any]) -> None:
+_INSERT_EVENT = insert(t.audit_events)
+_INSERT_NAMES = insert(t.audit_event_names)
+
+
+def _event_row(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     fields = index_fields(record)
-    tx.execute(
-        insert(t.audit_events).values(
-            event_id=fields["event_id"],
-            account_id=fields["account_id"] or "",
-            event_time=fields["event_time"],
-            event_name=fields["event_name"] or "",
-            event_source=fields["event_source"] or "",
-            username=fields["username"],
-            access_key_id=fields["access_key_id"],
-            read_only=fields["read_only"],
-            error_code=record.get("errorCode"),
-            record=orjson.dumps(record).decode(),
-        )
-    )
+    row = {
+        "event_id": fields["event_id"],
+        "account_id": fields["account_id"] or "",
+        "event_time": fields["event_time"],
+        "event_name": fields["event_name"] or "",
+        "event_source": fields["event_source"] or "",
+        "username": fields["username"],
+        "access_key_id": fields["access_key_id"],
+        "read_only": fields["read_only"],
+        "error_code": record.get("errorCode"),
+        "record": orjson.dumps(record).decode(),
+    }
     names = [("username", name) for name in fields["usernames"]]
     names += [("resource_type", value) for value in fields["resource_types"]]
     names += [("resource_name", value) for value in fields["resource_names"]]
+    name_rows = [
+        {"event_id": fields["event_id"], "kind": kind, "value": value} for kind, value in dict.fromkeys(names)
+    ]
+    return row, name_rows
+
+
+def write(tx: Connection, record: dict[str, Any]) -> None:
+    """One record, in the caller's transaction."""
+    write_many(tx, [record])
+
+
+def write_many(tx: Connection, records: list[dict[str, Any]]) -> None:
+    rows: list[dict[str, Any]] = []
+    names: list[dict[str, str]] = []
+    for record in records:
+        row, name_rows = _event_row(record)
+        rows.append(row)
+        names.extend(name_rows)
+    tx.execute(_INSERT_EVENT, rows)
     if names:
-        tx.execute(
-            insert(t.audit_event_names),
-            [
-                {"event_id": fields["event_id"], "kind": kind, "value": value}
-                for kind, value in dict.fromkeys(names)
-            ],
-        )
+        tx.execute(_INSERT_NAMES, names)
+
+
+class AuditWriter:
+    """Writes the records of calls that changed nothing (reads, and failed calls whose transaction
+    was rolled back) in batches, from a thread of its own: one transaction per batch instead of one
+    per call. A change's record never comes here: it is written in the change's own transaction.
+
+    ``flush()`` waits until everything submitted so far is written; reading the trail calls it
+    first, and the server calls it on shutdown. Records wait here a few milliseconds at most.
+    """
+
+    def __init__(self, store: Any, batch: int = 1000, linger: float = 0.02) -> None:
+        self.store = store
+        self.batch = batch
+        self.linger = linger
+        self._queue: queue.Queue[Callable[[], dict[str, Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="ironkeep-audit", daemon=True)
+        self._thread.start()
+
+    def submit(self, make_record: Callable[[], dict[str, Any]]) -> None:
+        """``make_record`` builds the record in the writer's thread, off the request's path."""
+        self._queue.put(make_record)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        done = threading.Event()
+        self._queue.put(lambda: done.set() or {})  # type: ignore[func-returns-value]
+        done.wait(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            items = [item]
+            time.sleep(self.linger)  # let a batch gather: one commit for many records
+            while len(items) < self.batch:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            records = []
+            for make in items:
+                if make is None:
+                    continue
+                try:
+                    record = make()
+                except Exception:
+                    log.exception("could not build an audit record")
+                    continue
+                if record:
+                    records.append(record)
+            if records:
+                try:
+                    with self.store.transaction(write=True) as tx:
+                        write_many(tx, records)
+                except Exception:
+                    log.exception("could not write %d audit records", len(records))

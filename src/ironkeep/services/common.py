@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from ironkeep.errors import AWSError, LimitExceeded, MalformedPolicyDocument, ValidationError
 from ironkeep.model import limits
@@ -137,12 +137,15 @@ def remove_tags(tx: Connection, kind: str, resource_id: str, keys: Iterable[str]
         )
 
 
+_GET_TAGS = (
+    select(schema.tags.c.key, schema.tags.c.value)
+    .where(schema.tags.c.resource_kind == bindparam("kind"), schema.tags.c.resource_id == bindparam("rid"))
+    .order_by(schema.tags.c.key_lower)
+)
+
+
 def get_tags(tx: Connection, kind: str, resource_id: str) -> list[dict[str, str]]:
-    rows = tx.execute(
-        select(schema.tags.c.key, schema.tags.c.value)
-        .where(*_tag_where(kind, resource_id))
-        .order_by(schema.tags.c.key_lower)
-    )
+    rows = tx.execute(_GET_TAGS, {"kind": kind, "rid": resource_id})
     return [{"Key": row.key, "Value": row.value} for row in rows]
 
 

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select
+from sqlalchemy import Connection, Row, Select, Table, bindparam, select
 
 from ironkeep.errors import NoSuchEntity
 from ironkeep.store import schema as t
 
+# Statements are built once with bind parameters: building a SQLAlchemy expression per call costs
+# several times what running it does.
+_BY_NAME: dict[str, Select[Any]] = {}
+
 
 def _find(tx: Connection, table: Table, account_id: str, name: str) -> Row[Any] | None:
-    return tx.execute(
-        select(table).where(table.c.account_id == account_id, table.c.name_lower == name.lower())
-    ).first()
+    statement = _BY_NAME.get(table.name)
+    if statement is None:
+        statement = select(table).where(
+            table.c.account_id == bindparam("account"), table.c.name_lower == bindparam("name")
+        )
+        _BY_NAME[table.name] = statement
+    return tx.execute(statement, {"account": account_id, "name": name.lower()}).first()
 
 
 def find_user(tx: Connection, account_id: str, name: str) -> Row[Any] | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ironkeep.auth.errors import InvalidClientTokenId
 from ironkeep.auth.keys import is_temporary_access_key_id
@@ -53,6 +53,7 @@ class Principals:
         self._lock = threading.Lock()
         self._key_use: dict[str, tuple[datetime | None, str | None, str | None]] = {}
         self.session_keys = SessionKeys(box)
+        self.audit_writer: Any = None  # set by the pipeline: services.audit_trail.AuditWriter or None
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -61,7 +62,7 @@ class Principals:
     ) -> tuple[Caller, str]:
         if is_temporary_access_key_id(access_key_id):
             return self._authenticate_session(tx, access_key_id, session_token, now)
-        row = tx.execute(_key_lookup(access_key_id)).first()
+        row = tx.execute(_KEY_QUERY, {"key": access_key_id}).first()
         if row is None or row.status != "Active":
             raise InvalidClientTokenId()
         secret = self.box.open(row.secret_sealed, aad=secret_aad(access_key_id)).decode()
@@ -196,11 +197,8 @@ def _key_query() -> Any:
     )
 
 
-_KEY_QUERY = _key_query()
-
-
-def _key_lookup(access_key_id: str) -> Any:
-    return _KEY_QUERY.where(t.access_keys.c.id == access_key_id)
+_KEY_QUERY = _key_query().where(t.access_keys.c.id == bindparam("key"))
+_GENERATION = select(t.accounts.c.generation).where(t.accounts.c.id == bindparam("account"))
 
 
 def managed_policy_documents(tx: Connection, arns: list[str]) -> list[str]:
