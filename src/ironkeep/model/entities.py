@@ -187,3 +187,26 @@ class LoginProfile:
 @dataclass(frozen=True, slots=True)
 class InstanceProfile(Named):
     roles: tuple[Role, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MFADevice:
+    """A virtual MFA device. ``serial_number`` is its ARN (``arn:aws:iam::ACCT:mfa/PATHNAME``); the
+    TOTP seed stays sealed. Assigned to a user (``user_id``), to the root user, or to nobody."""
+
+    account_id: str
+    serial_number: str
+    name: str
+    path: str
+    seed_sealed: bytes
+    created: datetime
+    user_id: str | None = None
+    user_name: str | None = None
+    user_arn: str | None = None
+    assigned_to_root: bool = False
+    enabled: datetime | None = None
+    last_step: int | None = None  # the TOTP time step last accepted: replays are refused
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.user_id is not None or self.assigned_to_root
