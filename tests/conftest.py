@@ -7,6 +7,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+pytest_plugins = ["conftest_store"]
+
 from serverproc import Server, drop_schema, pg_available, start_server
 
 BACKENDS = ["sqlite", "postgresql"]
