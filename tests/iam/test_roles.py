@@ -6,6 +6,8 @@ from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ironkeep.services.iam_roles import encode_document, tag_context
 
@@ -384,13 +386,6 @@ def test_aws_cli_update_role_and_list_tags(server):
     assert role["MaxSessionDuration"] == 5400
 
 
-def test_encode_document_round_trips_any_text():
-    for text in ('{"a": "b c/d?e=f&g+h%"}', "é ü \t\n", ""):
-        encoded = encode_document(text)
-        assert unquote(encoded) == text
-        assert not set(encoded) & set(' "{}/?&=+')
-
-
 def test_tag_context_gives_resource_and_request_keys():
     context = tag_context(
         resource_tags=[{"Key": "team", "Value": "blue"}],
@@ -404,3 +399,97 @@ def test_tag_context_gives_resource_and_request_keys():
     }
     assert tag_context(tag_keys=["a", "b"]) == {"aws:TagKeys": ["a", "b"]}
     assert tag_context() == {}
+
+
+def test_condition_keys_reach_the_engine(iam, server):
+    """A user allowed CreateRole only with a given boundary, and GetRole only on roles tagged
+    team=blue: iam:PermissionsBoundary and aws:ResourceTag/* are in the request's context."""
+    user = unique("abac")
+    iam.create_user(UserName=user)
+    key = implemented(iam, iam.create_access_key, UserName=user)["AccessKey"]
+    boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iam:CreateRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["iam:GetRole", "iam:TagRole"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:AWSServiceName": "support.amazonaws.com"}},
+            },
+        ],
+    }
+    implemented(iam, iam.put_user_policy, UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
+    client = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with pytest.raises(ClientError) as excinfo:
+        make_role(client)
+    assert error(excinfo)[0] == "AccessDenied"
+    blue = make_role(client, PermissionsBoundary=boundary, Tags=[{"Key": "team", "Value": "blue"}])[
+        "RoleName"
+    ]
+    assert client.get_role(RoleName=blue)["Role"]["RoleName"] == blue
+    red = make_role(iam, Tags=[{"Key": "team", "Value": "red"}])["RoleName"]
+    with pytest.raises(ClientError) as excinfo:
+        client.get_role(RoleName=red)
+    code, message = error(excinfo)
+    assert code == "AccessDenied" and "iam:GetRole" in message
+    with pytest.raises(ClientError) as excinfo:
+        client.get_role(RoleName=unique("ghost"))  # no existence leak before authorization
+    assert error(excinfo)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as excinfo:
+        client.create_service_linked_role(AWSServiceName="macie.amazonaws.com")
+    assert error(excinfo)[0] == "AccessDenied"
+    linked = client.create_service_linked_role(AWSServiceName="support.amazonaws.com")["Role"]
+    iam.delete_service_linked_role(RoleName=linked["RoleName"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    document=st.one_of(
+        st.text(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(
+                        ["Version", "Statement", "Effect", "Principal", "Action", "Resource", "x"]
+                    ),
+                    children,
+                    max_size=4,
+                )
+            ),
+            max_leaves=12,
+        ).map(json.dumps),
+    )
+)
+def test_any_trust_document_is_accepted_or_refused_as_aws_would(iam, document):
+    try:
+        role = iam.create_role(RoleName=unique("fuzz"), AssumeRolePolicyDocument=document or " ")["Role"]
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in {
+            "MalformedPolicyDocument",
+            "ValidationError",
+            "LimitExceeded",
+        }
+    else:
+        iam.delete_role(RoleName=role["RoleName"])
+
+
+@given(st.text())
+def test_encoded_documents_decode_to_the_original(text):
+    encoded = encode_document(text)
+    assert unquote(encoded) == text
+    assert encoded.isascii() and not set(encoded) & set(' "{}/?&=+#')
