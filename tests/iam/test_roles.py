@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ironkeep.services.iam_roles import encode_document, tag_context
+from ironkeep.services.iam_roles import encode_document, is_trust_action, tag_context
 
 TRUST = {
     "Version": "2012-10-17",
@@ -124,6 +124,36 @@ def test_trust_policy_with_resource_is_malformed(iam):
         iam.create_role(RoleName=unique("res"), AssumeRolePolicyDocument=document)
     code, message = error(excinfo)
     assert code == "MalformedPolicyDocument" and "Has prohibited field Resource" in message
+
+
+@pytest.mark.parametrize("action", ["s3:GetObject", "sts:TagSessions", "sts:GetCallerIdentity"])
+def test_trust_policy_with_other_than_sts_assume_role_actions_is_malformed(iam, action):
+    statement = dict(TRUST["Statement"][0], Action=["sts:AssumeRole", action])
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_role(RoleName=unique("act"), AssumeRolePolicyDocument=document)
+    assert error(excinfo) == (
+        "MalformedPolicyDocument",
+        "AssumeRole policy may only specify STS AssumeRole actions.",
+    )
+
+
+def test_trust_policy_may_grant_session_tags_source_identity_and_wildcards(iam):
+    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity", "sts:AssumeRoleWith*"]
+    statement = dict(TRUST["Statement"][0], Action=actions)
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    role = iam.create_role(RoleName=unique("act"), AssumeRolePolicyDocument=json.dumps(document))["Role"]
+    assert role["AssumeRolePolicyDocument"] == document
+
+
+def test_is_trust_action():
+    assert is_trust_action("sts:AssumeRole") and is_trust_action("STS:assumerole")
+    assert is_trust_action("sts:*") and is_trust_action("*") and is_trust_action("sts:Set?ontext")
+    assert (
+        not is_trust_action("sts:AssumeRoot")
+        and not is_trust_action("iam:*")
+        and not is_trust_action("sts:Tag")
+    )
 
 
 def test_trust_policy_that_is_not_json_is_malformed(iam):

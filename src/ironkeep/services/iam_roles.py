@@ -12,6 +12,7 @@ condition keys reach the engine: ``aws:ResourceTag/*`` (the role's tags), ``aws:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -240,11 +241,31 @@ def role_shape(tx: Connection, row: Row[Any], *, view: str = "full") -> dict[str
 # trust policies
 
 
+# The actions a trust policy may grant (a pattern must match one of them).
+TRUST_ACTIONS = (
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:TagSession",
+    "sts:SetSourceIdentity",
+    "sts:SetContext",
+)
+
+
+def is_trust_action(action: str) -> bool:
+    pattern = re.compile(
+        "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in action), re.IGNORECASE
+    )
+    return any(pattern.fullmatch(known) for known in TRUST_ACTIONS)
+
+
 def check_trust_document(tx: Connection, document: str) -> str:
-    """Validate a trust policy as IAM does: the grammar and size, then the IAM users and roles it
-    names must exist (for accounts this server holds), else ``Invalid principal in policy``."""
+    """Validate a trust policy as IAM does: the grammar and size, only STS actions, and the IAM
+    users and roles it names must exist (for accounts this server holds)."""
     common.check_trust_policy(document)
     for statement in parse_policy(document, kind="trust").statements:
+        if not all(is_trust_action(action) for action in statement.actions or ()):
+            raise MalformedPolicyDocument("AssumeRole policy may only specify STS AssumeRole actions.")
         if statement.principal is None:
             continue
         for value in statement.principal.aws:
