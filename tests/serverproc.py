@@ -42,6 +42,14 @@ class Server:
     process: subprocess.Popen
     log_path: Path
     backend: str
+    store_env: dict[str, str]
+
+    def ironkeep(self, *args: str) -> subprocess.CompletedProcess:
+        """Run an ``ironkeep`` administration command against this server's store."""
+        env = dict(os.environ)
+        env.update(self.store_env)
+        cmd = [sys.executable, "-m", "ironkeep", *args, "--data-dir", str(self.data_dir)]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
 
     def client(
         self,
@@ -121,6 +129,7 @@ def start_server(
         env["IRONKEEP_DATABASE_SCHEMA"] = schema
     if extra_env:
         env.update(extra_env)
+    store_env = {k: v for k, v in env.items() if k.startswith("IRONKEEP_") and "ROOT" not in k}
     log_path = tmp / f"server-{backend}.log"
     log_file = open(log_path, "wb")
     process = subprocess.Popen(
@@ -138,6 +147,7 @@ def start_server(
         process=process,
         log_path=log_path,
         backend=backend,
+        store_env=store_env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

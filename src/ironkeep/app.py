@@ -268,7 +268,7 @@ def _params(raw: RawRequest) -> dict[str, str]:
     return params
 
 
-def build_app(pipeline: Pipeline) -> Starlette:
+def build_app(pipeline: Pipeline, extra_routes: list[Route] | None = None) -> Starlette:
     async def endpoint(request: HTTPRequest) -> Response:
         body = await request.body()
         client = request.client
@@ -286,4 +286,4 @@ def build_app(pipeline: Pipeline) -> Starlette:
         status, payload, headers = await run_in_threadpool(pipeline.handle, raw)
         return Response(payload, status_code=status, headers=headers)
 
-    return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"])])
+    return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"]), *(extra_routes or [])])

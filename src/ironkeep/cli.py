@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--database-url", default=None, help="SQLAlchemy URL; default SQLite in the data dir")
     srv.add_argument("--account-id", default=None, help="12-digit id of the account created at first start")
     srv.set_defaults(func=_serve)
+
+    from ironkeep.admin_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -32,6 +32,7 @@ class Settings:
     database_schema: str | None
     log_level: str
     audit: bool = True
+    workload_credential_seconds: int = 3600
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,6 +44,16 @@ def _pick(flag: Any, env: Mapping[str, str], name: str, default: Any = None) -> 
         return flag
     value = env.get(f"IRONKEEP_{name}")
     return value if value not in (None, "") else default
+
+
+def _seconds(value: Any) -> int:
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"IRONKEEP_WORKLOAD_CREDENTIAL_SECONDS must be a number, not {value!r}") from None
+    if not 900 <= seconds <= 43200:
+        raise ConfigError("IRONKEEP_WORKLOAD_CREDENTIAL_SECONDS must be between 900 and 43200")
+    return seconds
 
 
 def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +96,5 @@ def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Set
         database_schema=_pick(None, env, "DATABASE_SCHEMA", None),
         log_level=str(_pick(None, env, "LOG_LEVEL", "info")),
         audit=str(_pick(None, env, "AUDIT", "on")).lower() not in ("off", "false", "0", "no"),
+        workload_credential_seconds=_seconds(_pick(None, env, "WORKLOAD_CREDENTIAL_SECONDS", 3600)),
     )

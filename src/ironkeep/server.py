@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import signal
 import sys
@@ -27,14 +28,22 @@ def build(settings: Settings) -> tuple[Any, Any]:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store.open(settings.database_url, schema=settings.database_schema)
     store.migrate()
-    box = SecretBox(load_or_create_master_key(settings.data_dir, settings.master_key))
+    master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
+    box = SecretBox(master_key)
     account_id = ensure_account(store, box, settings)
     from ironkeep.protocol import prepare
 
     for service in ("iam", "sts"):
         prepare(service)
-    pipeline = Pipeline(store, Principals(store, box), audit=settings.audit, default_account=account_id)
-    return build_app(pipeline), pipeline
+    principals = Principals(store, box)
+    pipeline = Pipeline(store, principals, audit=settings.audit, default_account=account_id)
+    from ironkeep.workload_http import WorkloadEndpoints
+
+    imds_key = hashlib.sha256(b"ironkeep imds tokens\0" + master_key).digest()
+    workload_routes = WorkloadEndpoints(
+        store, principals, imds_key, settings.workload_credential_seconds
+    ).routes()
+    return build_app(pipeline, workload_routes), pipeline
 
 
 def serve(args: Any) -> int:
