@@ -201,3 +201,25 @@ def test_aws_cli_instance_profile_with_role(server):
     assert profile["InstanceProfile"]["Roles"][0]["AssumeRolePolicyDocument"] == TRUST
     result = server.aws("iam", "delete-instance-profile", "--instance-profile-name", name)
     assert result.returncode != 0 and "DeleteConflict" in result.stderr
+
+
+def test_concurrent_adds_leave_one_role(iam, server):
+    """Two callers adding different roles at once: the profile's row lock lets one through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = unique("race")
+    iam.create_instance_profile(InstanceProfileName=name)
+    roles = [make_role(iam)["RoleName"] for _ in range(4)]
+
+    def add(role: str) -> str:
+        client = server.client("iam")
+        try:
+            client.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(add, roles))
+    assert sorted(outcomes) == ["LimitExceeded"] * 3 + ["ok"]
+    assert len(iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Roles"]) == 1
