@@ -1,0 +1,191 @@
+"""Account settings through boto3 and the AWS CLI, on SQLite and PostgreSQL: the password policy,
+the account summary and the account alias. These are account-wide: every test puts back what it
+changed."""
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+DEFAULTS = {
+    "MinimumPasswordLength": 6,
+    "RequireSymbols": False,
+    "RequireNumbers": False,
+    "RequireUppercaseCharacters": False,
+    "RequireLowercaseCharacters": False,
+    "AllowUsersToChangePassword": False,
+    "ExpirePasswords": False,
+}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
+    error = excinfo.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def unvalidated(server):
+    """Root's client without boto3's own checks of lengths and ranges: the server must refuse."""
+    return boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+    )
+
+
+def test_password_policy_update_get_delete(iam, server):
+    missing = ("NoSuchEntity", f"The Password Policy with domain name {server.account_id} cannot be found.")
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_account_password_policy()
+    assert error_of(excinfo) == missing
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+    iam.update_account_password_policy(
+        MinimumPasswordLength=14,
+        RequireSymbols=True,
+        RequireUppercaseCharacters=True,
+        AllowUsersToChangePassword=True,
+        MaxPasswordAge=90,
+        PasswordReusePrevention=24,
+        HardExpiry=False,
+    )
+    try:
+        policy = iam.get_account_password_policy()["PasswordPolicy"]
+        assert policy == {
+            **DEFAULTS,
+            "MinimumPasswordLength": 14,
+            "RequireSymbols": True,
+            "RequireUppercaseCharacters": True,
+            "AllowUsersToChangePassword": True,
+            "MaxPasswordAge": 90,
+            "ExpirePasswords": True,
+            "PasswordReusePrevention": 24,
+            "HardExpiry": False,
+        }
+        # a member left out takes its default again: the update replaces the whole policy
+        iam.update_account_password_policy(RequireNumbers=True)
+        assert iam.get_account_password_policy()["PasswordPolicy"] == {**DEFAULTS, "RequireNumbers": True}
+    finally:
+        iam.delete_account_password_policy()
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_account_password_policy()
+    assert error_of(excinfo) == missing
+    with pytest.raises(ClientError) as excinfo:
+        iam.delete_account_password_policy()
+    assert error_of(excinfo) == missing
+
+
+def test_password_policy_values_are_validated(iam, server):
+    raw = unvalidated(server)
+    for bad in ({"MinimumPasswordLength": 5}, {"MaxPasswordAge": 1096}, {"PasswordReusePrevention": 25}):
+        with pytest.raises(ClientError) as excinfo:
+            raw.update_account_password_policy(**bad)
+        assert error_of(excinfo)[0] == "ValidationError"
+    with pytest.raises(ClientError):
+        iam.get_account_password_policy()  # nothing was stored
+
+
+SUMMARY_KEYS = {
+    "Users", "UsersQuota", "Groups", "GroupsQuota", "Roles", "RolesQuota", "Policies", "PoliciesQuota",
+    "InstanceProfiles", "InstanceProfilesQuota", "ServerCertificates", "ServerCertificatesQuota",
+    "PolicyVersionsInUse", "PolicyVersionsInUseQuota", "VersionsPerPolicyQuota", "PolicySizeQuota",
+    "AccessKeysPerUserQuota", "GroupsPerUserQuota", "SigningCertificatesPerUserQuota",
+    "AttachedPoliciesPerUserQuota", "AttachedPoliciesPerGroupQuota", "AttachedPoliciesPerRoleQuota",
+    "UserPolicySizeQuota", "GroupPolicySizeQuota", "RolePolicySizeQuota", "AssumeRolePolicySizeQuota",
+    "AccountMFAEnabled", "AccountAccessKeysPresent", "AccountSigningCertificatesPresent",
+    "MFADevices", "MFADevicesInUse", "Providers", "GlobalEndpointTokenVersion",
+}  # fmt: skip
+
+
+def test_account_summary_counts_what_exists(iam):
+    before = iam.get_account_summary()["SummaryMap"]
+    assert set(before) == SUMMARY_KEYS
+    assert all(isinstance(value, int) for value in before.values())
+    assert before["UsersQuota"] == 5000 and before["GroupsQuota"] == 300
+    assert before["AccessKeysPerUserQuota"] == 2 and before["GroupsPerUserQuota"] == 10
+    assert before["AttachedPoliciesPerUserQuota"] == 10 and before["VersionsPerPolicyQuota"] == 5
+    assert before["UserPolicySizeQuota"] == 2048 and before["RolePolicySizeQuota"] == 10240
+    assert before["GroupPolicySizeQuota"] == 5120 and before["PolicySizeQuota"] == 6144
+    assert before["AccountAccessKeysPresent"] == 1  # the root user's key signs these requests
+
+    user, group = unique("counted"), unique("counted")
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    after = iam.get_account_summary()["SummaryMap"]
+    # other tests may add entities meanwhile, never remove ours
+    assert after["Users"] >= before["Users"] + 1 and after["Groups"] >= before["Groups"] + 1
+    iam.delete_user(UserName=user)
+    iam.delete_group(GroupName=group)
+    users = len(list(u for p in iam.get_paginator("list_users").paginate() for u in p["Users"]))
+    summary = iam.get_account_summary()["SummaryMap"]
+    assert summary["Users"] == users
+
+
+def test_account_alias_create_list_delete(iam):
+    alias, other = unique("ironkeep"), unique("ironkeep-b")
+    assert iam.list_account_aliases()["AccountAliases"] == []
+    iam.create_account_alias(AccountAlias=alias)
+    try:
+        listed = iam.list_account_aliases()
+        assert listed["AccountAliases"] == [alias] and listed["IsTruncated"] is False
+        iam.create_account_alias(AccountAlias=other)  # one alias per account: the new one replaces it
+        assert iam.list_account_aliases()["AccountAliases"] == [other]
+        with pytest.raises(ClientError) as excinfo:
+            iam.delete_account_alias(AccountAlias=alias)
+        assert error_of(excinfo) == ("NoSuchEntity", f"The account alias {alias} cannot be found.")
+    finally:
+        iam.delete_account_alias(AccountAlias=other)
+    assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_account_alias_pattern(iam, server):
+    raw = unvalidated(server)
+    for bad in ("Upper-Case", "double--hyphen", "-leading", "trailing-", "ab", "under_score", "x" * 64):
+        with pytest.raises(ClientError) as excinfo:
+            raw.create_account_alias(AccountAlias=bad)
+        assert error_of(excinfo)[0] == "ValidationError", bad
+    assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_account_settings_need_permission(iam, server):
+    name = unique("plain")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    own = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    for call in (own.get_account_summary, own.list_account_aliases, own.get_account_password_policy):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as excinfo:
+        own.create_account_alias(AccountAlias=unique("denied"))
+    assert error_of(excinfo)[0] == "AccessDenied"
+    assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_aws_cli_account(server):
+    result = server.aws("iam", "get-account-summary")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["SummaryMap"]["UsersQuota"] == 5000
+    alias = unique("cli-alias")
+    assert server.aws("iam", "create-account-alias", "--account-alias", alias).returncode == 0
+    try:
+        result = server.aws("iam", "list-account-aliases")
+        assert json.loads(result.stdout)["AccountAliases"] == [alias]
+    finally:
+        assert server.aws("iam", "delete-account-alias", "--account-alias", alias).returncode == 0
+    result = server.aws("iam", "update-account-password-policy", "--minimum-password-length", "9")
+    assert result.returncode == 0, result.stderr
+    try:
+        result = server.aws("iam", "get-account-password-policy")
+        assert json.loads(result.stdout)["PasswordPolicy"]["MinimumPasswordLength"] == 9
+    finally:
+        assert server.aws("iam", "delete-account-password-policy").returncode == 0

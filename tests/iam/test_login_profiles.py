@@ -1,0 +1,219 @@
+"""Console passwords (login profiles) and ChangePassword through boto3 and the AWS CLI, on SQLite
+and PostgreSQL. The account password policy is shared state: tests that set it remove it again."""
+
+import json
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from botocore.exceptions import ClientError
+
+GOOD = "Corr3ct-Horse-Battery"  # meets IAM's default policy and the policies set below
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
+    error = excinfo.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def implemented(call, *args, **kwargs):
+    """Call an operation another area owns; skip while the server does not have it yet."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "InvalidAction":
+            pytest.skip(f"{exc.operation_name} is not implemented yet")
+        raise
+
+
+@contextmanager
+def password_policy(iam, **policy):
+    iam.update_account_password_policy(**policy)
+    try:
+        yield
+    finally:
+        iam.delete_account_password_policy()
+
+
+def user_with_password(iam, server, password: str = GOOD, **extra):
+    """A user with a console password and an access key; returns (name, its own IAM client)."""
+    name = unique("console")
+    iam.create_user(UserName=name)
+    iam.create_login_profile(UserName=name, Password=password, **extra)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return name, server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+
+
+def test_create_get_update_delete_login_profile(iam, server):
+    name = unique("console")
+    iam.create_user(UserName=name)
+    created = iam.create_login_profile(UserName=name, Password=GOOD, PasswordResetRequired=True)[
+        "LoginProfile"
+    ]
+    assert created["UserName"] == name and created["PasswordResetRequired"] is True
+    assert created["CreateDate"].tzinfo is not None
+    assert set(created) == {"UserName", "CreateDate", "PasswordResetRequired"}  # no password, no hash
+
+    fetched = iam.get_login_profile(UserName=name.upper())["LoginProfile"]
+    assert fetched == created
+
+    iam.update_login_profile(UserName=name, PasswordResetRequired=False)
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is False
+    iam.update_login_profile(UserName=name, Password="An0ther-Secret!", PasswordResetRequired=True)
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is True
+
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_login_profile(UserName=name, Password=GOOD)
+    assert error_of(excinfo) == ("EntityAlreadyExists", f"Login Profile for user {name} already exists.")
+    with pytest.raises(ClientError) as excinfo:
+        iam.delete_user(UserName=name)
+    assert error_of(excinfo) == ("DeleteConflict", "Cannot delete entity, must delete login profile first.")
+
+    iam.delete_login_profile(UserName=name)
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_login_profile(UserName=name)
+    assert error_of(excinfo) == ("NoSuchEntity", f"Login Profile for User {name} cannot be found.")
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as excinfo:
+        iam.delete_login_profile(UserName=name)
+    assert error_of(excinfo)[0] == "NoSuchEntity"
+    with pytest.raises(ClientError) as excinfo:
+        iam.update_login_profile(UserName=name, Password=GOOD)
+    assert error_of(excinfo)[0] == "NoSuchEntity"
+    iam.delete_user(UserName=name)
+
+    # passwords never reach the server's log
+    assert GOOD not in server.log() and "An0ther-Secret!" not in server.log()
+
+
+def test_login_profile_for_missing_user(iam):
+    missing = unique("nobody")
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_login_profile(UserName=missing, Password=GOOD)
+    assert error_of(excinfo) == ("NoSuchEntity", f"The user with name {missing} cannot be found.")
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_login_profile(UserName=missing)
+    assert error_of(excinfo)[0] == "NoSuchEntity"
+
+
+def test_default_password_policy_applies_without_an_account_policy(iam):
+    name = unique("weak")
+    iam.create_user(UserName=name)
+    for weak in ("short1A", "alllowercaseletters", "lowercase-and-symbols"):
+        with pytest.raises(ClientError) as excinfo:
+            iam.create_login_profile(UserName=name, Password=weak)
+        assert error_of(excinfo) == (
+            "PasswordPolicyViolation",
+            "Password does not conform to the account password policy.",
+        )
+    iam.create_login_profile(UserName=name, Password="lower-and-digits-1")  # three kinds of character
+    with pytest.raises(ClientError) as excinfo:
+        iam.update_login_profile(UserName=name, Password="weak")
+    assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+
+
+def test_account_password_policy_is_enforced(iam):
+    name = unique("strict")
+    iam.create_user(UserName=name)
+    with password_policy(iam, MinimumPasswordLength=16, RequireSymbols=True, RequireNumbers=True):
+        for bad in ("Sh0rt!", "NoNumbersInThis-Password", "N0SymbolsInThisPassword"):
+            with pytest.raises(ClientError) as excinfo:
+                iam.create_login_profile(UserName=name, Password=bad)
+            assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+        iam.create_login_profile(UserName=name, Password="l0ng-enough-and-mixed")
+        with pytest.raises(ClientError) as excinfo:
+            iam.update_login_profile(UserName=name, Password="Sh0rt!")
+        assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+    # with the account policy gone, IAM's default policy applies again
+    iam.update_login_profile(UserName=name, Password="Sh0rt!xy")
+
+
+def test_change_password_with_the_users_own_credentials(iam, server):
+    name, own = user_with_password(iam, server, PasswordResetRequired=True)
+    with password_policy(iam, MinimumPasswordLength=10, AllowUsersToChangePassword=True):
+        own.change_password(OldPassword=GOOD, NewPassword="N3w-Password-1")
+        assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is False
+
+        with pytest.raises(ClientError) as excinfo:  # the old password no longer matches
+            own.change_password(OldPassword=GOOD, NewPassword="N3w-Password-2")
+        assert error_of(excinfo)[0] == "AccessDenied"
+        with pytest.raises(ClientError) as excinfo:
+            own.change_password(OldPassword="N3w-Password-1", NewPassword="short")
+        assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+        own.change_password(OldPassword="N3w-Password-1", NewPassword="N3w-Password-2")
+
+
+def test_change_password_reuse_prevention(iam, server):
+    _, own = user_with_password(iam, server)
+    with password_policy(iam, AllowUsersToChangePassword=True, PasswordReusePrevention=3):
+        with pytest.raises(ClientError) as excinfo:
+            own.change_password(OldPassword=GOOD, NewPassword=GOOD)
+        assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+
+
+def test_change_password_needs_permission_unless_the_account_allows_it(iam, server):
+    name, own = user_with_password(iam, server)
+    with pytest.raises(ClientError) as excinfo:  # no account policy, no identity policy
+        own.change_password(OldPassword=GOOD, NewPassword="Fresh-Passw0rd")
+    code, message = error_of(excinfo)
+    assert code == "AccessDenied"
+    assert f"iam:ChangePassword on resource: arn:aws:iam::{server.account_id}:user/{name}" in message
+
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "iam:ChangePassword", "Resource": "*"}],
+    }
+    with password_policy(iam, AllowUsersToChangePassword=True):
+        implemented(iam.put_user_policy, UserName=name, PolicyName="deny", PolicyDocument=json.dumps(deny))
+        with pytest.raises(ClientError) as excinfo:  # an explicit deny still wins
+            own.change_password(OldPassword=GOOD, NewPassword="Fresh-Passw0rd")
+        assert error_of(excinfo)[0] == "AccessDenied"
+        iam.delete_user_policy(UserName=name, PolicyName="deny")
+        own.change_password(OldPassword=GOOD, NewPassword="Fresh-Passw0rd")
+
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iam:ChangePassword",
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            }
+        ],
+    }
+    implemented(iam.put_user_policy, UserName=name, PolicyName="allow", PolicyDocument=json.dumps(allow))
+    own.change_password(OldPassword="Fresh-Passw0rd", NewPassword="Fresher-Passw0rd")
+
+
+def test_change_password_errors(iam, server):
+    with pytest.raises(ClientError) as excinfo:  # root has no IAM login profile to change
+        iam.change_password(OldPassword=GOOD, NewPassword="Whatever-Passw0rd")
+    assert error_of(excinfo)[0] == "InvalidUserType"
+
+    name = unique("nopassword")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    own = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with password_policy(iam, AllowUsersToChangePassword=True):
+        with pytest.raises(ClientError) as excinfo:
+            own.change_password(OldPassword=GOOD, NewPassword="Whatever-Passw0rd")
+        assert error_of(excinfo) == ("NoSuchEntity", f"Login Profile for User {name} cannot be found.")
+
+
+def test_aws_cli_login_profile(server):
+    name = unique("cli-console")
+    assert server.aws("iam", "create-user", "--user-name", name).returncode == 0
+    result = server.aws(
+        "iam", "create-login-profile", "--user-name", name, "--password", GOOD, "--password-reset-required"
+    )
+    assert result.returncode == 0, result.stderr
+    profile = json.loads(result.stdout)["LoginProfile"]
+    assert profile["UserName"] == name and profile["PasswordResetRequired"] is True
+    result = server.aws("iam", "get-login-profile", "--user-name", name)
+    assert result.returncode == 0 and GOOD not in result.stdout
+    result = server.aws("iam", "create-login-profile", "--user-name", name, "--password", "weak")
+    assert result.returncode != 0 and "EntityAlreadyExists" in result.stderr
