@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
@@ -37,9 +38,10 @@ def provider_arn(account_id: str, name: str) -> str:
     return f"arn:aws:iam::{account_id}:saml-provider/{name}"
 
 
-def provider_uuid(arn: str, created_at: Any) -> str:
+def provider_uuid(arn: str, created_at: datetime) -> str:
     """GetSAMLProvider's SAMLProviderUUID: 26 characters of ``[A-Z0-9]``, fixed for the provider."""
-    digest = hashlib.sha256(f"{arn}|{common.utc(created_at).isoformat()}".encode()).digest()
+    created = common.utc(created_at) or created_at
+    digest = hashlib.sha256(f"{arn}|{created.isoformat()}".encode()).digest()
     return base64.b32encode(digest).decode()[:26].replace("=", "")
 
 
