@@ -1,0 +1,137 @@
+"""The simulator and enforcement give the same answer.
+
+On a generated set of users (random combinations of a small policy alphabet, with or without a
+permissions boundary), the simulator's EvalDecision for (user, action, resource) must be what
+happens when that user makes the call with its own keys: ``allowed`` <-> no AccessDenied,
+``explicitDeny`` / ``implicitDeny`` <-> AccessDenied. 40 requests per backend; the seed is fixed
+(set IRONKEEP_SIMULATOR_SEED to explore others).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ironkeep.services import registry
+
+SEED = int(os.environ.get("IRONKEEP_SIMULATOR_SEED", "20261129"))
+USERS = 8
+REQUESTS_PER_USER = 5
+BOUNDARIES = [
+    None,
+    None,
+    "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+    "arn:aws:iam::aws:policy/IAMUserChangePassword",
+]
+
+pytestmark = pytest.mark.skipif(
+    registry.find("iam", "PutUserPolicy") is None, reason="PutUserPolicy is not registered yet"
+)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def statement_alphabet(account: str, other_user_arn: str) -> list[dict]:
+    actions = [
+        "iam:GetUser",
+        "iam:ListUsers",
+        "iam:CreateGroup",
+        "iam:GetGroup",
+        "iam:Get*",
+        "iam:List*",
+        "iam:*",
+    ]
+    resources = [
+        "*",
+        f"arn:aws:iam::{account}:user/*",
+        f"arn:aws:iam::{account}:group/*",
+        f"arn:aws:iam::{account}:user/${{aws:username}}",
+        other_user_arn,
+    ]
+    return [{"Action": a, "Resource": r} for a in actions for r in resources]
+
+
+def own_client(server, key: dict):
+    return boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def make_request(rng: random.Random, account: str, me: str, others: list[str], group: str):
+    """(action, resource ARN enforcement checks, the call with the user's own client)."""
+    choice = rng.randrange(5)
+    if choice == 0:
+        target = rng.choice([me, *others])
+        return "iam:GetUser", f"arn:aws:iam::{account}:user/{target}", lambda c: c.get_user(UserName=target)
+    if choice == 1:
+        return "iam:ListUsers", f"arn:aws:iam::{account}:user/*", lambda c: c.list_users(MaxItems=1)
+    if choice == 2:
+        name = unique("made")
+        return (
+            "iam:CreateGroup",
+            f"arn:aws:iam::{account}:group/{name}",
+            lambda c: c.create_group(GroupName=name),
+        )
+    if choice == 3:
+        return "iam:GetGroup", f"arn:aws:iam::{account}:group/{group}", lambda c: c.get_group(GroupName=group)
+    return "iam:ListGroups", f"arn:aws:iam::{account}:group/*", lambda c: c.list_groups(MaxItems=1)
+
+
+def test_simulator_agrees_with_enforcement(iam, server):
+    rng = random.Random(SEED)
+    account = server.account_id
+    group = unique("agree")
+    iam.create_group(GroupName=group)
+    names = [unique("agree") for _ in range(USERS)]
+    seen: dict[str, int] = {}
+    disagreements = []
+    for i, name in enumerate(names):
+        others = names[:i] + names[i + 1 :]
+        boundary = rng.choice(BOUNDARIES)
+        user = iam.create_user(UserName=name, **({"PermissionsBoundary": boundary} if boundary else {}))[
+            "User"
+        ]
+        alphabet = statement_alphabet(account, f"arn:aws:iam::{account}:user/{rng.choice(others)}")
+        for p in range(rng.randint(1, 2)):
+            statements = [
+                {"Effect": "Deny" if rng.random() < 0.25 else "Allow", **rng.choice(alphabet)}
+                for _ in range(rng.randint(1, 3))
+            ]
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName=f"p{p}",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            )
+        client = own_client(server, iam.create_access_key(UserName=name)["AccessKey"])
+        for _ in range(REQUESTS_PER_USER):
+            action, resource, call = make_request(rng, account, name, others, group)
+            (result,) = iam.simulate_principal_policy(
+                PolicySourceArn=user["Arn"], ActionNames=[action], ResourceArns=[resource]
+            )["EvaluationResults"]
+            decision = result["EvalDecision"]
+            seen[decision] = seen.get(decision, 0) + 1
+            try:
+                call(client)
+                enforced = "allowed"
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "AccessDenied", error.response["Error"]
+                enforced = "denied"
+            if (decision == "allowed") != (enforced == "allowed"):
+                disagreements.append((name, boundary, action, resource, decision, enforced))
+    assert disagreements == []
+    assert sum(seen.values()) == USERS * REQUESTS_PER_USER
+    assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
