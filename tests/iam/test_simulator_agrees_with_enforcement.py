@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 
 from ironkeep.services import registry
 
-SEED = int(os.environ.get("IRONKEEP_SIMULATOR_SEED", "20261129"))
+DEFAULT_SEED = 20261129
+SEED = int(os.environ.get("IRONKEEP_SIMULATOR_SEED", DEFAULT_SEED))
 USERS = 8
 REQUESTS_PER_USER = 5
 BOUNDARIES = [
@@ -99,12 +100,13 @@ def test_simulator_agrees_with_enforcement(iam, server):
     names = [unique("agree") for _ in range(USERS)]
     seen: dict[str, int] = {}
     disagreements = []
-    for i, name in enumerate(names):
+    boundaries = [rng.choice(BOUNDARIES) for _ in names]
+    created = [
+        iam.create_user(UserName=name, **({"PermissionsBoundary": b} if b else {}))["User"]
+        for name, b in zip(names, boundaries, strict=True)
+    ]
+    for i, (name, boundary, user) in enumerate(zip(names, boundaries, created, strict=True)):
         others = names[:i] + names[i + 1 :]
-        boundary = rng.choice(BOUNDARIES)
-        user = iam.create_user(UserName=name, **({"PermissionsBoundary": boundary} if boundary else {}))[
-            "User"
-        ]
         alphabet = statement_alphabet(account, f"arn:aws:iam::{account}:user/{rng.choice(others)}")
         for p in range(rng.randint(1, 2)):
             statements = [
@@ -134,4 +136,6 @@ def test_simulator_agrees_with_enforcement(iam, server):
                 disagreements.append((name, boundary, action, resource, decision, enforced))
     assert disagreements == []
     assert sum(seen.values()) == USERS * REQUESTS_PER_USER
-    assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
+    assert "allowed" in seen and len(seen) >= 2, seen
+    if SEED == DEFAULT_SEED:  # the default sample meets all three decisions
+        assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
