@@ -10,8 +10,12 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ironkeep.errors import AWSError
 from ironkeep.model import aws_policies
+from ironkeep.model.names import is_valid_name
 from ironkeep.services.iam_service_linked_roles import KNOWN_SERVICES, linked_service, role_name_for
 
 TASK_ID = re.compile(r"^task/aws-service-role/(?P<service>[^/]+)/(?P<role>[^/]+)/[0-9a-f-]{36}$")
@@ -189,3 +193,19 @@ def test_names_for_services_not_in_the_table():
     assert linked_service("my-new-svc.amazonaws.com").role_name == "AWSServiceRoleForMyNewSvc"
     assert role_name_for("ecs.amazonaws.com", None) == "AWSServiceRoleForECS"
     assert role_name_for("autoscaling.amazonaws.com", "x1") == "AWSServiceRoleForAutoScaling_x1"
+
+
+@given(
+    service=st.from_regex(re.compile(r"[\w+=,.@-]{1,128}", re.ASCII), fullmatch=True)
+    | st.from_regex(r"[a-z0-9-]{1,120}\.amazonaws\.com", fullmatch=True),
+    suffix=st.none() | st.from_regex(re.compile(r"[\w+=,.@-]{1,64}", re.ASCII), fullmatch=True),
+)
+def test_any_service_name_gives_a_valid_role_name_or_invalid_input(service, suffix):
+    """AWSServiceName and CustomSuffix as the model's (Java, ASCII) patterns let them through: a role name IAM accepts,
+    or InvalidInput; never a name the store cannot hold."""
+    try:
+        name = role_name_for(service, suffix)
+    except AWSError as exc:
+        assert exc.code == "InvalidInput"
+    else:
+        assert is_valid_name(name, 64) and name.startswith("AWSServiceRoleFor")

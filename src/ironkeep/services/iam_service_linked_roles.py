@@ -128,15 +128,16 @@ def linked_service(service: str) -> LinkedService:
 
 
 def role_name_for(service: str, custom_suffix: str | None) -> str:
+    """The role's name: the service's own, then ``_<CustomSuffix>`` where the service takes one."""
     linked = linked_service(service)
-    if not custom_suffix:
-        return linked.role_name
-    if not linked.custom_suffix:
-        raise common.InvalidInput(f"Custom suffix is not allowed for {service}")
-    name = f"{linked.role_name}_{custom_suffix}"
+    name = linked.role_name
+    if custom_suffix:
+        if not linked.custom_suffix:
+            raise common.InvalidInput(f"Custom suffix is not allowed for {service}")
+        name = f"{name}_{custom_suffix}"
     if len(name) > limits.ROLE_NAME_MAX:
         raise common.InvalidInput(
-            f"The role name {name} is longer than {limits.ROLE_NAME_MAX} characters; use a shorter suffix."
+            f"The role name {name} would be longer than {limits.ROLE_NAME_MAX} characters."
         )
     return name
 
