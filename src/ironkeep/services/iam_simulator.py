@@ -280,8 +280,11 @@ class _Simulation:
     resource_doc: SourceDoc | None
     context: dict[str, Any]
     resource_account: str | None
-    policies: PolicySet
+    policies: PolicySet = field(init=False)
     spans: dict[str, dict[int, StatementSpan]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.policies = self._compile(self.resource_doc)
 
     def statement(self, doc: SourceDoc, index: int) -> dict[str, Any]:
         spans = self.spans.get(doc.text)
@@ -330,14 +333,13 @@ class _Simulation:
     def matched(self, decision: Decision, resource_doc: SourceDoc | None) -> list[dict[str, Any]]:
         out = []
         for m in decision.matched:
+            doc: SourceDoc | None = None
             if m.kind == "identity":
                 doc = self.identity[int(m.policy[len("identity[") : -1])]
             elif m.kind == "permissions_boundary":
-                doc = self.boundary  # type: ignore[assignment]
+                doc = self.boundary
             elif m.kind == "resource":
-                doc = resource_doc  # type: ignore[assignment]
-            else:
-                continue
+                doc = resource_doc
             if doc is not None:
                 out.append(self.statement(doc, m.statement_index))
         return out
@@ -466,11 +468,6 @@ def simulate(ctx: CallContext, params: dict[str, Any], source: Source | None) ->
         resource_doc=resource_doc,
         context=context_from_entries(params.get("ContextEntries") or []),
         resource_account=_resource_owner(params),
-        policies=compile_policy_set(
-            identity=[d.text for d in identity],
-            permissions_boundary=boundary.text if boundary else None,
-            resource=resource_doc.text if resource_doc else None,
-        ),
     )
     results: list[dict[str, Any]] = []
     for action in actions:
