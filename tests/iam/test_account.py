@@ -182,10 +182,42 @@ def test_aws_cli_account(server):
         assert json.loads(result.stdout)["AccountAliases"] == [alias]
     finally:
         assert server.aws("iam", "delete-account-alias", "--account-alias", alias).returncode == 0
-    result = server.aws("iam", "update-account-password-policy", "--minimum-password-length", "9")
-    assert result.returncode == 0, result.stderr
-    try:
-        result = server.aws("iam", "get-account-password-policy")
-        assert json.loads(result.stdout)["PasswordPolicy"]["MinimumPasswordLength"] == 9
-    finally:
-        assert server.aws("iam", "delete-account-password-policy").returncode == 0
+
+
+def test_account_alias_is_unique_across_accounts(tmp_path):
+    """Two accounts in one store (the server runs one): the handlers themselves, on SQLite."""
+    from datetime import UTC, datetime
+
+    from ironkeep.errors import EntityAlreadyExists
+    from ironkeep.services import iam_account
+    from ironkeep.services.context import CallContext, Caller
+    from ironkeep.store import Store, accounts
+
+    store = Store.open(f"sqlite:///{tmp_path / 'accounts.db'}")
+    store.migrate()
+    now = datetime.now(UTC)
+
+    def as_root(tx, account: str) -> CallContext:
+        caller = Caller(
+            account_id=account,
+            arn=f"arn:aws:iam::{account}:root",
+            principal_id=account,
+            kind="Root",
+            access_key_id="",
+        )
+        return CallContext(caller=caller, tx=tx, now=now, region="us-east-1", request_id="test")
+
+    first, second = "111111111111", "222222222222"
+    with store.transaction() as tx:
+        accounts.create(tx, first, now)
+        accounts.create(tx, second, now)
+        iam_account.create_account_alias(as_root(tx, first), {"AccountAlias": "shared-name"})
+    with store.transaction() as tx, pytest.raises(EntityAlreadyExists) as excinfo:
+        iam_account.create_account_alias(as_root(tx, second), {"AccountAlias": "shared-name"})
+    assert excinfo.value.message == "The account alias shared-name already exists."
+    with store.transaction() as tx:
+        assert iam_account.list_account_aliases(as_root(tx, second), {})["AccountAliases"] == []
+        assert iam_account.list_account_aliases(as_root(tx, first), {})["AccountAliases"] == ["shared-name"]
+        iam_account.delete_account_alias(as_root(tx, first), {"AccountAlias": "shared-name"})
+        iam_account.create_account_alias(as_root(tx, second), {"AccountAlias": "shared-name"})  # free again
+    store.engine.dispose()

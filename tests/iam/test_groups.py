@@ -273,3 +273,59 @@ def test_delete_group_with_policies_is_a_conflict(iam):
     assert error_of(excinfo) == ("DeleteConflict", "Cannot delete entity, must detach all policies first.")
     iam.detach_group_policy(GroupName=group, PolicyArn=readonly)
     iam.delete_group(GroupName=group)
+
+
+def test_update_group_needs_permission_on_the_old_and_the_new_name(iam, server):
+    prefix = unique("scoped")
+    group, user = f"{prefix}-a", unique("renamer")
+    iam.create_group(GroupName=group)
+    iam.create_user(UserName=user)
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iam:UpdateGroup", "Resource": f"arn:aws:iam::*:group/{prefix}-*"}
+        ],
+    }
+    implemented(iam.put_user_policy, UserName=user, PolicyName="rename", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    own = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    outside = unique("outside")
+    with pytest.raises(ClientError) as excinfo:
+        own.update_group(GroupName=group, NewGroupName=outside)
+    code, message = error_of(excinfo)
+    assert code == "AccessDenied"
+    assert f"iam:UpdateGroup on resource: arn:aws:iam::{server.account_id}:group/{outside}" in message
+    own.update_group(GroupName=group, NewGroupName=f"{prefix}-b")
+    assert iam.get_group(GroupName=f"{prefix}-b")["Group"]["GroupName"] == f"{prefix}-b"
+
+
+def test_groups_per_account_quota(tmp_path):
+    """The account's 300 groups, made in a store of its own (the shared server must stay usable)."""
+    from datetime import UTC, datetime
+
+    from ironkeep.errors import LimitExceeded
+    from ironkeep.model import limits
+    from ironkeep.services import iam_groups
+    from ironkeep.services.context import CallContext, Caller
+    from ironkeep.store import Store, accounts, groups
+
+    store = Store.open(f"sqlite:///{tmp_path / 'groups.db'}")
+    store.migrate()
+    now, account = datetime.now(UTC), "333333333333"
+    caller = Caller(
+        account_id=account,
+        arn=f"arn:aws:iam::{account}:root",
+        principal_id=account,
+        kind="Root",
+        access_key_id="",
+    )
+    with store.transaction() as tx:
+        accounts.create(tx, account, now)
+        for i in range(limits.GROUPS_PER_ACCOUNT - 1):
+            groups.create(tx, account, f"g{i}", "/", f"AGPA{i:017d}", now)
+        ctx = CallContext(caller=caller, tx=tx, now=now, region="us-east-1", request_id="test")
+        iam_groups.create_group(ctx, {"GroupName": "last-one"})
+        with pytest.raises(LimitExceeded) as excinfo:
+            iam_groups.create_group(ctx, {"GroupName": "one-too-many"})
+    assert excinfo.value.message == "Cannot exceed quota for GroupsPerAccount: 300"
+    store.engine.dispose()

@@ -7,6 +7,12 @@ from contextlib import contextmanager
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ironkeep.auth.errors import PasswordPolicyViolation
+from ironkeep.model import PasswordPolicy
+from ironkeep.services.iam_login_profiles import check_new_password
 
 GOOD = "Corr3ct-Horse-Battery"  # meets IAM's default policy and the policies set below
 
@@ -213,7 +219,45 @@ def test_aws_cli_login_profile(server):
     assert result.returncode == 0, result.stderr
     profile = json.loads(result.stdout)["LoginProfile"]
     assert profile["UserName"] == name and profile["PasswordResetRequired"] is True
-    result = server.aws("iam", "get-login-profile", "--user-name", name)
-    assert result.returncode == 0 and GOOD not in result.stdout
     result = server.aws("iam", "create-login-profile", "--user-name", name, "--password", "weak")
     assert result.returncode != 0 and "EntityAlreadyExists" in result.stderr
+
+
+# IAM's password alphabet (the model's pattern): tab, line feed, carriage return, U+0020..U+00FF.
+PASSWORDS = st.text(alphabet=st.sampled_from("\t\n\r" + "".join(map(chr, range(0x20, 0x100)))), max_size=40)
+SYMBOLS = set("!@#$%^&*()_+-=[]{}|'")
+
+
+def kinds(password: str) -> int:
+    return sum(
+        (
+            any("A" <= c <= "Z" for c in password),
+            any("a" <= c <= "z" for c in password),
+            any("0" <= c <= "9" for c in password),
+            any(c in SYMBOLS for c in password),
+        )
+    )
+
+
+def accepted(password: str, policy: PasswordPolicy | None) -> bool:
+    try:
+        check_new_password(password, policy)
+    except PasswordPolicyViolation:
+        return False
+    return True
+
+
+@given(PASSWORDS)
+def test_default_policy_is_eight_characters_of_three_kinds(password):
+    assert accepted(password, None) == (len(password) >= 8 and kinds(password) >= 3)
+
+
+@given(PASSWORDS, st.integers(6, 20), st.booleans(), st.booleans())
+def test_account_policy_replaces_the_default(password, length, symbols, numbers):
+    policy = PasswordPolicy(minimum_password_length=length, require_symbols=symbols, require_numbers=numbers)
+    expected = (
+        len(password) >= length
+        and (not symbols or any(c in SYMBOLS for c in password))
+        and (not numbers or any("0" <= c <= "9" for c in password))
+    )
+    assert accepted(password, policy) == expected
