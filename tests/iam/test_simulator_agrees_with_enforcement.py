@@ -139,3 +139,85 @@ def test_simulator_agrees_with_enforcement(iam, server):
     assert "allowed" in seen and len(seen) >= 2, seen
     if SEED == DEFAULT_SEED:  # the default sample meets all three decisions
         assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
+
+
+def trust(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.mark.skipif(registry.find("sts", "AssumeRole") is None, reason="sts:AssumeRole is not registered yet")
+def test_simulated_assume_role_agrees_with_sts(iam, server):
+    """Trust policies are honoured by the simulator (unlike AWS's): it must agree with AssumeRole."""
+    account = server.account_id
+    identity = {
+        "none": None,
+        "allow": {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+        "deny": {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"},
+    }
+    users = {}
+    for label, statement in identity.items():
+        name = unique(f"assume-{label}")
+        users[label] = iam.create_user(UserName=name)["User"]
+        if statement is not None:
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName="assume",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+            )
+    allow_user = users["allow"]["Arn"]
+    trusts = {
+        "names-allow-user": trust(
+            {"Effect": "Allow", "Principal": {"AWS": allow_user}, "Action": "sts:AssumeRole"}
+        ),
+        "names-none-user": trust(
+            {"Effect": "Allow", "Principal": {"AWS": users["none"]["Arn"]}, "Action": "sts:AssumeRole"}
+        ),
+        "names-account": trust(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+        "denies-allow-user": trust(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            },
+            {"Effect": "Deny", "Principal": {"AWS": allow_user}, "Action": "sts:AssumeRole"},
+        ),
+    }
+    roles = {
+        label: iam.create_role(RoleName=unique("assumed"), AssumeRolePolicyDocument=document)["Role"]
+        for label, document in trusts.items()
+    }
+    outcomes = {}
+    for user_label, user in users.items():
+        key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
+        sts = boto3.client(
+            "sts",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}),
+        )
+        for role_label, role in roles.items():
+            (result,) = iam.simulate_principal_policy(
+                PolicySourceArn=user["Arn"], ActionNames=["sts:AssumeRole"], ResourceArns=[role["Arn"]]
+            )["EvaluationResults"]
+            try:
+                sts.assume_role(RoleArn=role["Arn"], RoleSessionName="agree")
+                enforced = "allowed"
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "AccessDenied", error.response["Error"]
+                enforced = "denied"
+            outcomes[(user_label, role_label)] = (result["EvalDecision"], enforced)
+    assert all(
+        (decision == "allowed") == (enforced == "allowed") for decision, enforced in outcomes.values()
+    ), outcomes
+    # the trust policy took part: named directly, the user needs no identity policy; denied, nobody gets in
+    assert outcomes[("none", "names-none-user")][0] == "allowed"
+    assert outcomes[("allow", "denies-allow-user")][0] == "explicitDeny"
+    assert outcomes[("deny", "names-account")][0] == "explicitDeny"
