@@ -289,3 +289,45 @@ def test_aws_cli_access_keys(server):
     assert result.returncode == 0, result.stderr
     result = server.aws("iam", "list-access-keys", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     assert result.returncode != 0 and "InvalidClientTokenId" in result.stderr
+
+
+def test_role_sessions_must_name_the_user(iam, server):
+    """A role session has no access keys of its own: without UserName the call is InvalidInput,
+    and ChangePassword is InvalidUserType."""
+    role, user = unique("keymaker"), unique("assumer")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    implemented(iam.put_role_policy, RoleName=role, PolicyName="all", PolicyDocument=json.dumps(everything))
+    iam.create_user(UserName=user)
+    implemented(iam.put_user_policy, UserName=user, PolicyName="all", PolicyDocument=json.dumps(everything))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    creds = implemented(sts.assume_role, RoleArn=role_arn, RoleSessionName="keys")["Credentials"]
+    session = server.client(
+        "iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
+    )
+    with pytest.raises(ClientError) as excinfo:
+        session.create_access_key()
+    assert error_of(excinfo) == (
+        "InvalidInput",
+        "Must specify userName when calling with non-User credentials",
+    )
+    with pytest.raises(ClientError) as excinfo:
+        session.list_access_keys()
+    assert error_of(excinfo)[0] == "InvalidInput"
+    with pytest.raises(ClientError) as excinfo:
+        session.change_password(OldPassword="Whatever-Passw0rd", NewPassword="Another-Passw0rd")
+    assert error_of(excinfo)[0] == "InvalidUserType"
+    # naming the user works: the session's policies allow it
+    listed = session.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
