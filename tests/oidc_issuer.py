@@ -114,8 +114,9 @@ class OidcIssuer:
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
         newest_kid, newest_key, alg = self.keys[-1]
-        return jwt.encode(
-            payload,
+        # signed as raw JSON: claims of any type (a list as iss ...) for the tests of malformed claims
+        return jwt.api_jws.encode(
+            json.dumps(payload).encode(),
             key if key is not None else newest_key,
             algorithm=alg,
             headers={"kid": kid if kid is not None else newest_kid},

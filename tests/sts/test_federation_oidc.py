@@ -4,6 +4,7 @@ The issuer speaks plain HTTP, so this module starts its own server with
 IRONKEEP_ALLOW_INSECURE_OIDC_LOOPBACK=1 (the shared server keeps the https-only rule).
 """
 
+import base64
 import json
 import time
 import uuid
@@ -15,6 +16,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from oidc_issuer import OidcIssuer
 from serverproc import drop_schema, pg_available, start_server
@@ -327,3 +330,93 @@ def test_aws_cli_needs_no_credentials(fed, issuer, provider_arn, role):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["SubjectFromWebIdentityToken"] == "user-cli"
+
+
+def self_signed_for_loopback() -> tuple[bytes, bytes, str]:
+    """A certificate for 127.0.0.1 that no CA signed: PEM cert, PEM key, SHA-1 thumbprint."""
+    import hashlib
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key, thumbprint
+
+
+def test_untrusted_tls_certificate_is_accepted_only_when_its_thumbprint_is_listed(fed):
+    cert, key, thumbprint = self_signed_for_loopback()
+    iam = fed.client("iam")
+    with OidcIssuer(tls=(cert, key)) as idp:
+        assert idp.url.startswith("https://")
+        arn = iam.create_open_id_connect_provider(
+            Url=idp.url, ClientIDList=[CLIENT], ThumbprintList=["0" * 40]
+        )["OpenIDConnectProviderArn"]
+        target = make_role(fed, trust(arn, idp.host))
+        with pytest.raises(ClientError) as excinfo:  # a thumbprint, but not this certificate's
+            assume(fed, target["Arn"], idp.mint(sub="user-1"))
+        assert error_of(excinfo)[0] == "IDPCommunicationError"
+        iam.update_open_id_connect_provider_thumbprint(
+            OpenIDConnectProviderArn=arn, ThumbprintList=[thumbprint]
+        )
+        assert assume(fed, target["Arn"], idp.mint(sub="user-1"))["Provider"] == arn
+        iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=[])
+        with pytest.raises(ClientError) as excinfo:  # no thumbprint: the system's CAs decide, and refuse
+            assume(fed, target["Arn"], idp.mint(sub="user-1"))
+        assert error_of(excinfo)[0] == "IDPCommunicationError"
+
+
+AWS_TOKEN_ERRORS = {"InvalidIdentityToken", "ExpiredTokenException", "AccessDenied", "IDPCommunicationError"}
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    token=st.one_of(
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=4, max_size=200),
+        st.lists(st.binary(max_size=60), min_size=3, max_size=3)
+        .map(lambda parts: ".".join(base64.urlsafe_b64encode(p).decode().rstrip("=") for p in parts))
+        .filter(lambda token: len(token) >= 4),
+    )
+)
+def test_arbitrary_tokens_get_aws_errors(fed, issuer, provider_arn, role, token):
+    with pytest.raises(ClientError) as excinfo:
+        assume(fed, role["Arn"], token)
+    assert error_of(excinfo)[0] in AWS_TOKEN_ERRORS
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    claims=st.dictionaries(st.sampled_from(["iss", "sub", "aud", "exp", "nbf", "iat", "amr"]), _json_values)
+)
+def test_any_signed_claims_get_an_aws_answer(fed, issuer, provider_arn, role, claims):
+    """Claims of any JSON type, correctly signed: credentials or an AWS error, never a failure."""
+    token = issuer.mint(**{"sub": "user-1", **claims})
+    try:
+        assume(fed, role["Arn"], token)
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in AWS_TOKEN_ERRORS
