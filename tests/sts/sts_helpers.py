@@ -1,0 +1,165 @@
+"""Shared set-up for the STS tests: users with keys, roles, policies, MFA devices, second accounts.
+
+Policies are granted through IAM's own API (PutRolePolicy, AttachRolePolicy, PutUserPolicy); while
+an operation is not served yet (``InvalidAction``) the rows are written through the store, in one
+transaction that also moves the account's generation, as the API would.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from sqlalchemy import insert, select, update
+
+from ironkeep.auth import totp
+from ironkeep.store import Store
+from ironkeep.store import schema as t
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def uid(prefix: str = "sts") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def trust(principal: Any, *actions: str, condition: dict[str, Any] | None = None) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": list(actions) or "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def error_code(info: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(info.value.response["Error"]["Code"])
+
+
+def error_message(info: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(info.value.response["Error"]["Message"])
+
+
+def make_user(server: Any, iam: Any, name: str | None = None) -> tuple[dict[str, Any], Any, Any]:
+    """A user with an access key: (GetUser's User, its STS client, its IAM client)."""
+    name = name or uid("user")
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    creds = {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+    return user, server.client("sts", **creds), server.client("iam", **creds)
+
+
+def make_role(iam: Any, trust_policy: str, **kwargs: Any) -> dict[str, Any]:
+    return dict(iam.create_role(RoleName=uid("role"), AssumeRolePolicyDocument=trust_policy, **kwargs)["Role"])
+
+
+def session_clients(server: Any, credentials: dict[str, Any]) -> tuple[Any, Any]:
+    creds = {
+        "key": credentials["AccessKeyId"],
+        "secret": credentials["SecretAccessKey"],
+        "token": credentials["SessionToken"],
+    }
+    return server.client("sts", **creds), server.client("iam", **creds)
+
+
+# -- policies: through the API, or the store while the API does not serve them yet ----------------
+
+
+def _store(server: Any) -> Store:
+    url = server.store_env.get("IRONKEEP_DATABASE_URL") or f"sqlite:///{server.data_dir / 'ironkeep.db'}"
+    return Store.open(url, schema=server.store_env.get("IRONKEEP_DATABASE_SCHEMA"), pool_size=1)
+
+
+def _write(server: Any, kind: str, name: str, values: dict[str, Any], table: Any) -> None:
+    owners = {"user": t.users, "role": t.roles}[kind]
+    store = _store(server)
+    try:
+        with store.transaction() as tx:
+            owner = tx.execute(
+                select(owners.c.id).where(
+                    owners.c.account_id == server.account_id, owners.c.name_lower == name.lower()
+                )
+            ).scalar_one()
+            tx.execute(insert(table).values(principal_kind=kind, principal_id=owner, **values))
+            tx.execute(update(t.accounts).values(generation=t.accounts.c.generation + 1))
+    finally:
+        store.dispose()
+
+
+def _api_or_store(call: Any, fallback: Any) -> None:
+    try:
+        call()
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "InvalidAction":
+            raise
+        fallback()
+
+
+def put_role_policy(server: Any, iam: Any, role: str, name: str, document: str) -> None:
+    _api_or_store(
+        lambda: iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document),
+        lambda: _write(
+            server, "role", role, {"name": name, "name_lower": name.lower(), "document": document},
+            t.inline_policies,
+        ),
+    )
+
+
+def put_user_policy(server: Any, iam: Any, user: str, name: str, document: str) -> None:
+    _api_or_store(
+        lambda: iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document),
+        lambda: _write(
+            server, "user", user, {"name": name, "name_lower": name.lower(), "document": document},
+            t.inline_policies,
+        ),
+    )
+
+
+def attach_role_policy(server: Any, iam: Any, role: str, arn: str) -> None:
+    values = {"account_id": server.account_id, "policy_arn": arn, "attached_at": datetime.now(UTC)}
+    _api_or_store(
+        lambda: iam.attach_role_policy(RoleName=role, PolicyArn=arn),
+        lambda: _write(server, "role", role, values, t.policy_attachments),
+    )
+
+
+# -- MFA and accounts -------------------------------------------------------------------------------
+
+
+def enable_mfa(iam: Any, user_name: str) -> tuple[str, str]:
+    """A virtual MFA device enabled for the user: (serial number, Base32 seed)."""
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=uid("mfa"))["VirtualMFADevice"]
+    serial, seed = device["SerialNumber"], device["Base32StringSeed"].decode()
+    step = totp.time_step(datetime.now(UTC)) - 2
+    iam.enable_mfa_device(
+        UserName=user_name,
+        SerialNumber=serial,
+        AuthenticationCode1=totp.code_for_step(seed, step),
+        AuthenticationCode2=totp.code_for_step(seed, step + 1),
+    )
+    return serial, seed
+
+
+def current_code(seed: str) -> str:
+    return totp.code_at(seed, datetime.now(UTC))
+
+
+def second_account(server: Any) -> dict[str, str]:
+    """A new account on the same server (``ironkeep accounts create``) with its root keys."""
+    done = server.ironkeep("accounts", "create")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
