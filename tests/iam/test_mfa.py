@@ -9,6 +9,7 @@ import json
 import os
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -319,3 +320,20 @@ def test_the_root_users_own_device(store, account):
     with store.transaction() as tx, pytest.raises(AWSError) as excinfo:
         iam_mfa.enable_device(ctx(tx), serial, None, code_at(seed, now), code_at(seed, now + STEP))
     assert excinfo.value.code == "InvalidAuthenticationCode"
+
+
+def test_concurrent_uses_of_one_pair_of_codes_succeed_once(server, iam):
+    user, serial, seed, now = enabled_user(iam)
+    fresh = codes(seed, now + 2 * STEP)
+    clients = [server.client("iam") for _ in range(4)]
+
+    def resync(client) -> str:
+        try:
+            client.resync_mfa_device(UserName=user, SerialNumber=serial, **fresh)
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(resync, clients))
+    assert outcomes == ["InvalidAuthenticationCode"] * 3 + ["ok"]
