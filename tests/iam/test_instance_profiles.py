@@ -187,12 +187,9 @@ def test_instance_profile_tags(iam):
         assert error(excinfo)[0] == "NoSuchEntity"
 
 
-def test_aws_cli_instance_profile_with_role(server):
-    name, role = unique("cli"), unique("clirole")
-    server.aws("iam", "create-role", "--role-name", role, "--assume-role-policy-document", json.dumps(TRUST))
-    result = server.aws("iam", "create-instance-profile", "--instance-profile-name", name)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["InstanceProfile"]["InstanceProfileName"] == name
+def test_aws_cli_instance_profile_with_role(iam, server):
+    name, role = unique("cli"), make_role(iam)["RoleName"]
+    iam.create_instance_profile(InstanceProfileName=name)
     result = server.aws(
         "iam", "add-role-to-instance-profile", "--instance-profile-name", name, "--role-name", role
     )

@@ -403,17 +403,14 @@ def test_aws_cli_trust_policy_without_principal(server):
     assert "MalformedPolicyDocument" in result.stderr
 
 
-def test_aws_cli_update_role_and_list_tags(server):
+def test_aws_cli_update_role_and_list_tags(iam, server):
     name = unique("cli")
-    server.aws("iam", "create-role", "--role-name", name, "--assume-role-policy-document", json.dumps(TRUST))
+    make_role(iam, name, Tags=[{"Key": "env", "Value": "prod"}])
     result = server.aws("iam", "update-role", "--role-name", name, "--max-session-duration", "5400")
     assert result.returncode == 0, result.stderr
-    result = server.aws("iam", "tag-role", "--role-name", name, "--tags", "Key=env,Value=prod")
-    assert result.returncode == 0, result.stderr
+    assert iam.get_role(RoleName=name)["Role"]["MaxSessionDuration"] == 5400
     result = server.aws("iam", "list-role-tags", "--role-name", name)
     assert json.loads(result.stdout)["Tags"] == [{"Key": "env", "Value": "prod"}]
-    role = json.loads(server.aws("iam", "get-role", "--role-name", name).stdout)["Role"]
-    assert role["MaxSessionDuration"] == 5400
 
 
 def test_tag_context_gives_resource_and_request_keys():
