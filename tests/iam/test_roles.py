@@ -520,3 +520,24 @@ def test_encoded_documents_decode_to_the_original(text):
     encoded = encode_document(text)
     assert unquote(encoded) == text
     assert encoded.isascii() and not set(encoded) & set(' "{}/?&=+#')
+
+
+def test_role_last_used_after_assume_role(iam, server):
+    user = unique("assumer")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = implemented(iam, iam.create_access_key, UserName=user)["AccessKey"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}],
+    }
+    name = unique("used")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    assert iam.get_role(RoleName=name)["Role"]["RoleLastUsed"] == {}
+    sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    implemented(iam, sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
+    last_used = iam.get_role(RoleName=name)["Role"]["RoleLastUsed"]
+    assert last_used["Region"] == "us-east-1" and last_used["LastUsedDate"].tzinfo is not None
+    listed = [
+        r for p in iam.get_paginator("list_roles").paginate() for r in p["Roles"] if r["RoleName"] == name
+    ]
+    assert listed and "RoleLastUsed" not in listed[0]
