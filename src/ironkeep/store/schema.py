@@ -363,3 +363,41 @@ service_linked_role_deletions = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", Time, nullable=False),
 )
+
+# ---------------------------------------------------------------------------------------------
+# account-level settings (STS preferences, outbound web identity federation, Organizations
+# features ...), delegation requests, and the keys Ironkeep signs outbound web identity tokens with
+
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", Time, nullable=False),
+)
+
+delegation_requests = Table(
+    "delegation_requests",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False),  # the account the request is addressed to
+    Column("owner_account_id", String(12), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: the request's fields as AWS names them
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_delegation_requests_account", "account_id"),
+)
+
+token_signing_keys = Table(
+    "token_signing_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the JWK "kid"
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("private_key_sealed", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("retired_at", Time, nullable=True),
+    Index("ix_token_signing_keys_account", "account_id"),
+)
