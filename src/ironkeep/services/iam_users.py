@@ -43,7 +43,7 @@ def user_shape(tx: Connection, row: Row[Any], *, with_tags: bool = False) -> dic
         out["PasswordLastUsed"] = common.utc(row.password_last_used)
     if row.permissions_boundary_arn:
         out["PermissionsBoundary"] = {
-            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
             "PermissionsBoundaryArn": row.permissions_boundary_arn,
         }
     if with_tags:
