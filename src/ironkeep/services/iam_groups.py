@@ -58,7 +58,7 @@ def _member_shape(user: User) -> dict[str, Any]:
         out["PasswordLastUsed"] = common.utc(user.password_last_used)
     if user.permissions_boundary_arn:
         out["PermissionsBoundary"] = {
-            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
             "PermissionsBoundaryArn": user.permissions_boundary_arn,
         }
     return out
