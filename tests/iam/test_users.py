@@ -116,3 +116,17 @@ def test_bad_signature_and_unknown_key_are_refused(server):
     with pytest.raises(ClientError) as excinfo:
         unknown.list_users()
     assert error_code(excinfo) == "InvalidClientTokenId"
+
+
+def test_create_user_with_a_permissions_boundary(iam):
+    name = unique("bounded")
+    boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    iam.create_user(UserName=name, PermissionsBoundary=boundary)
+    user = iam.get_user(UserName=name)["User"]
+    assert user["PermissionsBoundary"] == {
+        "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+        "PermissionsBoundaryArn": boundary,
+    }
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_user(UserName=unique("b2"), PermissionsBoundary="arn:aws:iam::123456789012:policy/nope")
+    assert error_code(excinfo) == "NoSuchEntity"
