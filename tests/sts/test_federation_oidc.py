@@ -139,7 +139,15 @@ def test_role_policies_apply_to_the_session(fed, issuer, provider_arn):
     role = make_role(fed, trust(provider_arn, issuer.host))
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoleTags"], "Resource": "*"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["iam:GetRole", "iam:ListRoleTags"],
+                "Resource": "*",
+                # the session carries the provider it came from
+                "Condition": {"StringEquals": {"aws:FederatedProvider": provider_arn}},
+            }
+        ],
     }
     try:
         iam.put_role_policy(RoleName=role["RoleName"], PolicyName="read", PolicyDocument=json.dumps(policy))
@@ -285,6 +293,14 @@ def test_duration_and_session_policy_errors(fed, issuer, provider_arn, role):
     with pytest.raises(ClientError) as excinfo:
         assume(fed, role["Arn"], token, Policy='{"Version": "2012-10-17", "Statement": []}x')
     assert error_of(excinfo)[0] == "MalformedPolicyDocument"
+    absent = f"arn:aws:iam::{fed.account_id}:policy/absent-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(ClientError) as excinfo:
+        assume(fed, role["Arn"], token, PolicyArns=[{"arn": absent}])
+    assert error_of(excinfo) == ("ValidationError", f"Policy {absent} does not exist or is not attachable.")
+    managed = assume(
+        fed, role["Arn"], token, PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}]
+    )
+    assert 0 < managed["PackedPolicySize"] <= 100
 
 
 def test_session_tags_need_tag_session(fed, issuer, provider_arn):

@@ -19,6 +19,26 @@ only the server's own certificate, not the chain, so a thumbprint of an intermed
 help here). Plain ``http://`` is used only for loopback issuers registered while
 ``IRONKEEP_ALLOW_INSECURE_OIDC_LOOPBACK=1`` is set (test IdPs).
 
+Sessions are made with AssumeRole's pieces (:mod:`ironkeep.services.sts_sessions`: session
+policies and PackedPolicySize, session tags, sealing; :mod:`ironkeep.services.sts_core`: the role
+by ARN, managed session policy ARNs, the MaxSessionDuration message). Tags and a source identity
+come from the IdP: the token's ``https://aws.amazon.com/tags`` claim (``principal_tags``,
+``transitive_tag_keys``) and ``https://aws.amazon.com/source_identity``; SAML's
+``PrincipalTag:*``, ``TransitiveTagKeys`` and ``SourceIdentity`` attributes. The session records
+the provider ARN (``aws:FederatedProvider`` in its later requests).
+
+Condition keys in the trust evaluation. OIDC: ``{provider}:aud``, ``{provider}:sub``,
+``{provider}:amr`` (when the token has ``amr``), where ``{provider}`` is the provider URL without
+``https://`` (``token.actions.githubusercontent.com``, ``127.0.0.1:8999/tenant``), and
+``aws:FederatedProvider`` (the provider ARN). SAML: ``saml:aud`` (the Recipient), ``saml:iss``,
+``saml:sub``, ``saml:sub_type``, ``saml:namequalifier``, ``saml:doc`` (``ACCOUNT/PROVIDER-NAME``)
+and the eduPerson/X.500 attributes named by OID (``saml:edupersonaffiliation``, ``saml:mail`` ...).
+Both: ``sts:RoleSessionName``, ``aws:RequestTag/*``, ``aws:TagKeys``, ``sts:TransitiveTagKeys``,
+``sts:SourceIdentity`` and the global keys.
+
+The JWKS is fetched inside the call's database transaction (the pipeline opens it before the
+handler runs): the cache and a 5-second timeout bound how long a slow IdP holds it.
+
 Not supported: OAuth 2.0 access tokens (``ProviderId`` for www.amazon.com and graph.facebook.com),
 the built-in providers that need no IAM provider (accounts.google.com, cognito-identity), and
 encrypted SAML assertions.
@@ -29,19 +49,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import math
-import re
 import ssl
 import threading
 import time
-import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from sqlalchemy import Connection, Row, update
+from sqlalchemy import Row, update
 
 from ironkeep.auth import session_tokens
 from ironkeep.auth.saml_metadata import (
@@ -54,10 +71,9 @@ from ironkeep.auth.saml_metadata import (
 )
 from ironkeep.engine import Principal, Request, authorize, compile_policy_set
 from ironkeep.errors import AccessDenied, AWSError, ValidationError
-from ironkeep.policy import parse_policy
+from ironkeep.model.arns import parse_iam_arn
 from ironkeep.services import authz
 from ironkeep.services.context import CallContext
-from ironkeep.services.entities import find_role
 from ironkeep.services.iam_oidc_providers import (
     find_provider_by_url,
     insecure_loopback_allowed,
@@ -66,6 +82,16 @@ from ironkeep.services.iam_oidc_providers import (
 )
 from ironkeep.services.iam_saml_providers import find_provider as find_saml_provider
 from ironkeep.services.registry import operation
+from ironkeep.services.sts_core import MAX_DURATION_MESSAGE, check_policy_arns, role_by_arn
+from ironkeep.services.sts_sessions import (
+    SessionPolicies,
+    SessionTags,
+    issue_credentials,
+    packed_policy_size,
+    session_policies,
+    session_tags,
+    tag_context,
+)
 from ironkeep.store import schema as t
 
 __all__ = ["ExpiredTokenException", "IDPCommunicationError", "IDPRejectedClaim", "InvalidIdentityToken"]
@@ -73,12 +99,8 @@ __all__ = ["ExpiredTokenException", "IDPCommunicationError", "IDPRejectedClaim",
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 SAML = "sts:AssumeRoleWithSAML"
 DEFAULT_DURATION = 3600
-PACKED_LIMIT_BYTES = 2048
-"""The packed (zlib-compressed) session policies, policy ARNs and tags may take this many bytes:
-PackedPolicySize is the percentage used. AWS's packing is not public; this estimate is deterministic."""
 CLOCK_SKEW = timedelta(minutes=5)
 _ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
-_ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[^/]+/)*([\w+=,.@-]+)")
 _TAGS_CLAIM = "https://aws.amazon.com/tags"
 _SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
 
@@ -88,114 +110,35 @@ class IDPCommunicationError(AWSError):
     status = 400
 
 
-class PackedPolicyTooLarge(AWSError):
-    code = "PackedPolicyTooLarge"
-    status = 400
-
-
-# -- role sessions (what AssumeRole issues too) ------------------------------------------------------
-
-
-def role_by_arn(tx: Connection, arn: str) -> Row[Any] | None:
-    """The role an ARN names, in whichever account; the path must match too."""
-    match = _ROLE_ARN.fullmatch(arn)
-    if match is None:
-        return None
-    row = find_role(tx, match.group(1), match.group(2))
-    return row if row is not None and row.arn == arn else None
+# -- role sessions: AssumeRole's pieces (sts_core, sts_sessions), with a federated principal ---------
 
 
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
-    """What a role session is made of, beyond the role itself."""
+    """What a federated role session is made of, beyond the role itself."""
 
     session_name: str
     duration: int
-    policies: tuple[str, ...] = ()
-    policy_arns: tuple[str, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()
-    transitive_tag_keys: tuple[str, ...] = ()
-    source_identity: str | None = None
-    federated_provider: str | None = None
+    policies: SessionPolicies
+    tags: SessionTags
+    source_identity: str | None
+    federated_provider: str
     not_after: datetime | None = None
     """The session may not outlast this (SAML's SessionNotOnOrAfter)."""
 
 
-def session_policies(params: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The inline session policy (checked: MalformedPolicyDocument) and the managed policy ARNs."""
-    policy = params.get("Policy")
-    if policy is not None:
-        parse_policy(policy, kind="session")
-    arns = tuple(dict.fromkeys(entry["arn"] for entry in params.get("PolicyArns", []) if entry.get("arn")))
-    return ((policy,) if policy is not None else ()), arns
-
-
-def packed_policy_size(request: SessionRequest) -> int:
-    """PackedPolicySize (a percentage); PackedPolicyTooLarge above 100."""
-    plain = json.dumps([request.policies, request.policy_arns, request.tags, request.transitive_tag_keys])
-    size = math.ceil(100 * len(zlib.compress(plain.encode(), 9)) / PACKED_LIMIT_BYTES)
-    if size > 100:
-        raise PackedPolicyTooLarge(
-            f"Packed size of session policies and session tags combined exceeds the limit ({size}% of the allowed size)"
-        )
-    return size
-
-
-def check_duration(role: Row[Any], requested: int | None) -> int:
-    duration = requested if requested is not None else DEFAULT_DURATION
+def _duration(role: Row[Any] | None, requested: int | None, *, default: int = DEFAULT_DURATION) -> int:
+    """DurationSeconds against the role's MaxSessionDuration (ValidationError above it)."""
+    if role is None:
+        return default
+    duration = requested if requested is not None else default
     if duration > role.max_session_duration:
-        raise ValidationError(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        )
+        raise ValidationError(MAX_DURATION_MESSAGE)
     return duration
 
 
-def issue_role_session(ctx: CallContext, role: Row[Any], request: SessionRequest) -> dict[str, Any]:
-    """Mint the role session's credentials; STS's ``Credentials`` and ``AssumedRoleUser`` (plus
-    ``PackedPolicySize`` when session policies or tags were given)."""
-    packed = packed_policy_size(request)
-    expiration = ctx.now + timedelta(seconds=request.duration)
-    if request.not_after is not None:
-        expiration = min(expiration, request.not_after)
-    session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{request.session_name}"
-    assumed_id = f"{role.id}:{request.session_name}"
-    context = session_tokens.SessionContext(
-        account_id=role.account_id,
-        principal_arn=session_arn,
-        principal_id=assumed_id,
-        kind=session_tokens.SessionKind.ASSUMED_ROLE,
-        expiration=expiration,
-        role_arn=role.arn,
-        session_name=request.session_name,
-        source_identity=request.source_identity,
-        session_policies=request.policies,
-        policy_arns=request.policy_arns,
-        tags=request.tags,
-        transitive_tag_keys=request.transitive_tag_keys,
-        federated_provider=request.federated_provider,
-        issuer_id=role.id,
-    )
-    key_id, key = ctx.services.session_keys.current(ctx.tx, ctx.now)
-    credentials = session_tokens.issue(context, key_id, key, ctx.now)
-    ctx.tx.execute(
-        update(t.roles)
-        .where(t.roles.c.id == role.id)
-        .values(last_used_at=ctx.now, last_used_region=ctx.region)
-    )
-    out: dict[str, Any] = {
-        "Credentials": {
-            "AccessKeyId": credentials.access_key_id,
-            "SecretAccessKey": credentials.secret_access_key,
-            "SessionToken": credentials.session_token,
-            "Expiration": credentials.expiration,
-        },
-        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
-    }
-    if request.policies or request.policy_arns or request.tags:
-        out["PackedPolicySize"] = packed
-    if request.source_identity:
-        out["SourceIdentity"] = request.source_identity
-    return out
+def _tags_from_idp(pairs: list[tuple[str, str]], transitive: list[str]) -> SessionTags:
+    return session_tags([{"Key": key, "Value": value} for key, value in pairs], transitive)
 
 
 def check_trust(
@@ -207,22 +150,21 @@ def check_trust(
     request: SessionRequest,
 ) -> None:
     """The role's trust policy must allow the federated principal ``action`` (and sts:TagSession /
-    sts:SetSourceIdentity when the session carries tags or a source identity); AccessDenied otherwise."""
+    sts:SetSourceIdentity when the session carries tags or a source identity); AccessDenied otherwise.
+
+    The principal is the provider's ARN: what ``"Principal": {"Federated": ARN}`` names (the engine
+    matches Federated principals by exact ARN, in the role's account)."""
     denied = AccessDenied(f"Not authorized to perform {action}")
     if role is None:
         raise denied
     context = authz.request_context(ctx, keys)
     context["sts:RoleSessionName"] = request.session_name
-    if request.tags:
-        for key, value in request.tags:
-            context[f"aws:RequestTag/{key}"] = value
-        context["aws:TagKeys"] = [key for key, _ in request.tags]
-        context["sts:TransitiveTagKeys"] = list(request.transitive_tag_keys)
+    context.update(tag_context(request.tags))
     if request.source_identity:
         context["sts:SourceIdentity"] = request.source_identity
     policies = compile_policy_set(resource=role.assume_role_policy)
     actions = [action]
-    if request.tags:
+    if request.tags.tags:
         actions.append("sts:TagSession")
     if request.source_identity:
         actions.append("sts:SetSourceIdentity")
@@ -241,18 +183,46 @@ def check_trust(
             raise denied
 
 
-def _session_tags(pairs: list[tuple[str, str]], transitive: list[str]) -> tuple[tuple[str, str], ...]:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key.lower() in seen:
-            raise InvalidIdentityToken(f"Duplicate session tag key {key} (tag keys are case-insensitive)")
-        seen.add(key.lower())
-    if len(pairs) > 50:
-        raise InvalidIdentityToken("A session can carry at most 50 session tags")
-    missing = [k for k in transitive if k.lower() not in seen]
-    if missing:
-        raise InvalidIdentityToken(f"Transitive tag keys must be session tags: {', '.join(missing)}")
-    return tuple(pairs)
+def issue_role_session(ctx: CallContext, role: Row[Any], request: SessionRequest) -> dict[str, Any]:
+    """Mint the role session's credentials; STS's ``Credentials`` and ``AssumedRoleUser`` (plus
+    ``PackedPolicySize`` when session policies or tags were given, and ``SourceIdentity``)."""
+    check_policy_arns(ctx, role.account_id, request.policies)
+    packed = packed_policy_size(request.policies, request.tags.tags)
+    expiration = ctx.now + timedelta(seconds=request.duration)
+    if request.not_after is not None:
+        expiration = min(expiration, request.not_after)
+    session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{request.session_name}"
+    assumed_id = f"{role.id}:{request.session_name}"
+    session = session_tokens.SessionContext(
+        account_id=role.account_id,
+        principal_arn=session_arn,
+        principal_id=assumed_id,
+        kind=session_tokens.SessionKind.ASSUMED_ROLE,
+        expiration=expiration,
+        role_arn=role.arn,
+        session_name=request.session_name,
+        source_identity=request.source_identity,
+        session_policies=request.policies.documents,
+        policy_arns=request.policies.arns,
+        tags=request.tags.tags,
+        transitive_tag_keys=request.tags.transitive_keys,
+        federated_provider=request.federated_provider,
+        issuer_id=role.id,
+    )
+    out: dict[str, Any] = {
+        "Credentials": issue_credentials(ctx, session),
+        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
+    }
+    ctx.tx.execute(
+        update(t.roles)
+        .where(t.roles.c.id == role.id)
+        .values(last_used_at=ctx.now, last_used_region=ctx.region)
+    )
+    if request.policies or request.tags.tags:
+        out["PackedPolicySize"] = packed
+    if request.source_identity:
+        out["SourceIdentity"] = request.source_identity
+    return out
 
 
 # -- OIDC: discovery, JWKS and token checks -----------------------------------------------------------
@@ -480,22 +450,19 @@ def assume_role_with_web_identity(ctx: CallContext, params: dict[str, Any]) -> d
             "ProviderId names an OAuth 2.0 provider (www.amazon.com, graph.facebook.com); Ironkeep supports OpenID Connect ID tokens only"
         )
     role_arn = params["RoleArn"]
-    match = _ROLE_ARN.fullmatch(role_arn)
-    if match is None:
+    parsed = parse_iam_arn(role_arn)
+    if parsed is None or parsed.kind != "role":
         raise AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
-    identity = verify_web_identity(ctx, params["WebIdentityToken"], match.group(1))
-    policies, arns = session_policies(params)
+    # the provider must be in the role's account: that is where the issuer is looked up
+    identity = verify_web_identity(ctx, params["WebIdentityToken"], parsed.account_id)
+    policies = session_policies(params)
     pairs, transitive, source_identity = _web_identity_session(identity)
-    role = role_by_arn(ctx.tx, role_arn)
+    role = role_by_arn(ctx, role_arn)
     request = SessionRequest(
         session_name=params["RoleSessionName"],
-        duration=check_duration(role, params.get("DurationSeconds"))
-        if role is not None
-        else DEFAULT_DURATION,
+        duration=_duration(role, params.get("DurationSeconds")),
         policies=policies,
-        policy_arns=arns,
-        tags=_session_tags(pairs, transitive),
-        transitive_tag_keys=tuple(transitive),
+        tags=_tags_from_idp(pairs, transitive),
         source_identity=source_identity,
         federated_provider=identity.provider_arn,
     )
@@ -569,23 +536,19 @@ def assume_role_with_saml(ctx: CallContext, params: dict[str, Any]) -> dict[str,
         )
     if (role_arn, provider_arn) not in assertion.roles:
         raise AccessDenied(f"Not authorized to perform {SAML}")
-    policies, arns = session_policies(params)
-    role = role_by_arn(ctx.tx, role_arn)
+    policies = session_policies(params)
+    role = role_by_arn(ctx, role_arn)
     requested = params.get("DurationSeconds")
-    duration = DEFAULT_DURATION
-    if role is not None:
-        if requested is None and assertion.session_duration is not None:
-            duration = min(assertion.session_duration, role.max_session_duration)
-        else:
-            duration = check_duration(role, requested)
-    transitive = list(assertion.transitive_tag_keys)
+    if requested is None and role is not None and assertion.session_duration is not None:
+        # the IdP's SessionDuration applies when the call names none, within the role's maximum
+        duration = min(assertion.session_duration, role.max_session_duration)
+    else:
+        duration = _duration(role, requested)
     request = SessionRequest(
         session_name=assertion.role_session_name,
         duration=duration,
         policies=policies,
-        policy_arns=arns,
-        tags=_session_tags(list(assertion.principal_tags), transitive),
-        transitive_tag_keys=tuple(transitive),
+        tags=_tags_from_idp(list(assertion.principal_tags), list(assertion.transitive_tag_keys)),
         source_identity=assertion.source_identity,
         federated_provider=provider_arn,
         not_after=assertion.session_not_on_or_after,
@@ -619,6 +582,4 @@ def assume_role_with_saml(ctx: CallContext, params: dict[str, Any]) -> dict[str,
 
 
 def _aware(when: datetime) -> datetime:
-    from datetime import UTC
-
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
