@@ -64,7 +64,9 @@ def make_user(server: Any, iam: Any, name: str | None = None) -> tuple[dict[str,
 
 
 def make_role(iam: Any, trust_policy: str, **kwargs: Any) -> dict[str, Any]:
-    return dict(iam.create_role(RoleName=uid("role"), AssumeRolePolicyDocument=trust_policy, **kwargs)["Role"])
+    return dict(
+        iam.create_role(RoleName=uid("role"), AssumeRolePolicyDocument=trust_policy, **kwargs)["Role"]
+    )
 
 
 def session_clients(server: Any, credentials: dict[str, Any]) -> tuple[Any, Any]:
@@ -113,7 +115,10 @@ def put_role_policy(server: Any, iam: Any, role: str, name: str, document: str) 
     _api_or_store(
         lambda: iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document),
         lambda: _write(
-            server, "role", role, {"name": name, "name_lower": name.lower(), "document": document},
+            server,
+            "role",
+            role,
+            {"name": name, "name_lower": name.lower(), "document": document},
             t.inline_policies,
         ),
     )
@@ -123,7 +128,10 @@ def put_user_policy(server: Any, iam: Any, user: str, name: str, document: str) 
     _api_or_store(
         lambda: iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document),
         lambda: _write(
-            server, "user", user, {"name": name, "name_lower": name.lower(), "document": document},
+            server,
+            "user",
+            user,
+            {"name": name, "name_lower": name.lower(), "document": document},
             t.inline_policies,
         ),
     )

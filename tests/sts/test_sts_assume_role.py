@@ -103,7 +103,8 @@ def test_session_policy_and_policy_arns_narrow_the_session(server, iam):
             call()  # ListUsers: not in the session policy; CreateUser: not in the role's
         assert error_code(denied) == "AccessDenied"
     out = sts.assume_role(
-        RoleArn=role["Arn"], RoleSessionName="arns",
+        RoleArn=role["Arn"],
+        RoleSessionName="arns",
         PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMUserChangePassword"}],
     )
     _, by_arn = session_clients(server, out["Credentials"])
@@ -119,7 +120,8 @@ def test_session_policy_errors(server, iam):
     assert error_code(bad) == "MalformedPolicyDocument"
     with pytest.raises(ClientError) as bad:
         sts.assume_role(
-            RoleArn=role["Arn"], RoleSessionName="s1",
+            RoleArn=role["Arn"],
+            RoleSessionName="s1",
             PolicyArns=[{"arn": f"arn:aws:iam::{server.account_id}:policy/missing-{uid()}"}],
         )
     assert error_code(bad) == "ValidationError"
@@ -151,7 +153,10 @@ def test_durations_and_role_chaining(server, iam):
     with pytest.raises(ClientError) as bad:
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=7201)
     assert error_code(bad) == "ValidationError"
-    assert error_message(bad) == "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    assert (
+        error_message(bad)
+        == "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    )
     first = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=7200)
     assert first["Credentials"]["Expiration"] - datetime.now(UTC) > timedelta(seconds=7000)
     # the role may assume the next one (trust names the first role)
@@ -186,11 +191,17 @@ def test_session_tags_need_tag_session_and_reach_the_role_policies(server, iam):
     assert error_code(denied) == "AccessDenied" and "sts:TagSession" in error_message(denied)
     role = make_role(iam, trust(user["Arn"], "sts:AssumeRole", "sts:TagSession"))
     iam.tag_role(RoleName=role["RoleName"], Tags=[{"Key": "team", "Value": "red"}])
-    put_role_policy(server, iam, role["RoleName"], "ByTeam", policy(
-        allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}})
-    ))
+    put_role_policy(
+        server,
+        iam,
+        role["RoleName"],
+        "ByTeam",
+        policy(allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}})),
+    )
     with pytest.raises(ClientError) as bad:
-        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="tt", Tags=[*tags, {"Key": "TEAM", "Value": "x"}])
+        sts.assume_role(
+            RoleArn=role["Arn"], RoleSessionName="tt", Tags=[*tags, {"Key": "TEAM", "Value": "x"}]
+        )
     assert error_code(bad) == "InvalidParameterValue"
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="tt", Tags=tags)
     assert 0 < out["PackedPolicySize"] <= 100
@@ -207,17 +218,24 @@ def test_transitive_tags_pass_down_a_chain_and_cannot_be_overridden(server, iam)
     user, sts, _ = make_user(server, iam)
     first = make_role(iam, trust(user["Arn"], "sts:AssumeRole", "sts:TagSession"))
     second = make_role(iam, trust(first["Arn"], "sts:AssumeRole", "sts:TagSession"))
-    put_role_policy(server, iam, second["RoleName"], "ByProject", policy(
-        allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/Project": "apollo"}})
-    ))
+    put_role_policy(
+        server,
+        iam,
+        second["RoleName"],
+        "ByProject",
+        policy(allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/Project": "apollo"}})),
+    )
     out = sts.assume_role(
-        RoleArn=first["Arn"], RoleSessionName="aa",
+        RoleArn=first["Arn"],
+        RoleSessionName="aa",
         Tags=[{"Key": "Project", "Value": "apollo"}, {"Key": "Scratch", "Value": "1"}],
         TransitiveTagKeys=["Project"],
     )
     first_sts, _ = session_clients(server, out["Credentials"])
     with pytest.raises(ClientError) as bad:
-        first_sts.assume_role(RoleArn=second["Arn"], RoleSessionName="bb", Tags=[{"Key": "project", "Value": "x"}])
+        first_sts.assume_role(
+            RoleArn=second["Arn"], RoleSessionName="bb", Tags=[{"Key": "project", "Value": "x"}]
+        )
     assert error_code(bad) == "InvalidParameterValue"
     hop = first_sts.assume_role(RoleArn=second["Arn"], RoleSessionName="bb")
     hop_sts, hop_iam = session_clients(server, hop["Credentials"])
@@ -254,8 +272,12 @@ def test_mfa_in_the_trust_policy_and_replayed_codes(server, iam):
     assert error_code(denied) == "AccessDenied"
     serial, seed = enable_mfa(iam, user["UserName"])
     with pytest.raises(ClientError) as denied:
-        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="mm", SerialNumber=serial, TokenCode="000000"
-                        if current_code(seed) != "000000" else "111111")
+        sts.assume_role(
+            RoleArn=role["Arn"],
+            RoleSessionName="mm",
+            SerialNumber=serial,
+            TokenCode="000000" if current_code(seed) != "000000" else "111111",
+        )
     assert error_code(denied) == "AccessDenied"
     code = current_code(seed)
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="mm", SerialNumber=serial, TokenCode=code)
@@ -274,18 +296,37 @@ def test_revoking_older_sessions_with_aws_revoke_older_sessions(server, iam):
     assert "Users" in old_iam.list_users()
     # AWS's "Revoke active sessions": deny everything to sessions issued before now (whole seconds)
     cutoff = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    put_role_policy(server, iam, role["RoleName"], "AWSRevokeOlderSessions", json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-            "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
-        }],
-    }))
+    put_role_policy(
+        server,
+        iam,
+        role["RoleName"],
+        "AWSRevokeOlderSessions",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Action": ["*"],
+                        "Resource": ["*"],
+                        "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
+                    }
+                ],
+            }
+        ),
+    )
     with pytest.raises(ClientError) as denied:
         old_iam.list_users()
     assert error_code(denied) == "AccessDenied"
-    time.sleep(max(0.0, (datetime.strptime(cutoff, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-                         - datetime.now(UTC)).total_seconds()) + 0.05)
+    time.sleep(
+        max(
+            0.0,
+            (
+                datetime.strptime(cutoff, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - datetime.now(UTC)
+            ).total_seconds(),
+        )
+        + 0.05
+    )
     new = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="new")["Credentials"]
     _, new_iam = session_clients(server, new)
     assert "Users" in new_iam.list_users()

@@ -45,9 +45,13 @@ def test_get_caller_identity_as_role_session_and_federated_user(server, iam):
     assert out["UserId"] == f"{role['RoleId']}:who-am-i" and out["UserId"].startswith("AROA")
     assert out["Arn"] == f"arn:aws:sts::{server.account_id}:assumed-role/{role['RoleName']}/who-am-i"
 
-    put_user_policy(server, iam, user["UserName"], "Federate", policy(
-        {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}
-    ))
+    put_user_policy(
+        server,
+        iam,
+        user["UserName"],
+        "Federate",
+        policy({"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}),
+    )
     federated = sts.get_federation_token(Name="bob")
     fed_sts, _ = session_clients(server, federated["Credentials"])
     out = fed_sts.get_caller_identity()
@@ -75,9 +79,13 @@ def test_get_access_key_info(server, iam):
     role = make_role(iam, trust(user["Arn"]))
     creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
     role_sts, _ = session_clients(server, creds)
-    put_user_policy(server, iam, user["UserName"], "KeyInfo", policy(
-        {"Effect": "Allow", "Action": "sts:GetAccessKeyInfo", "Resource": "*"}
-    ))
+    put_user_policy(
+        server,
+        iam,
+        user["UserName"],
+        "KeyInfo",
+        policy({"Effect": "Allow", "Action": "sts:GetAccessKeyInfo", "Resource": "*"}),
+    )
     assert sts.get_access_key_info(AccessKeyId=key)["Account"] == server.account_id
     with pytest.raises(ClientError) as denied:
         role_sts.get_access_key_info(AccessKeyId=creds["AccessKeyId"])
@@ -95,9 +103,7 @@ def test_tampered_session_token_is_invalid_client_token_id(server, iam):
     creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
     token = creds["SessionToken"]
     tampered = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
-    client = server.client(
-        "sts", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=tampered
-    )
+    client = server.client("sts", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=tampered)
     with pytest.raises(ClientError) as bad:
         client.get_caller_identity()
     assert error_code(bad) == "InvalidClientTokenId"

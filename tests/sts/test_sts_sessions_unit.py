@@ -78,7 +78,9 @@ def test_transitive_tags_are_inherited_and_cannot_be_overridden():
 def test_packed_size_ignores_white_space_and_grows_with_content():
     compact = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}'
     spaced = json.dumps(json.loads(compact), indent=4)
-    assert packed_policy_size(SessionPolicies((compact,)), ()) == packed_policy_size(SessionPolicies((spaced,)), ())
+    assert packed_policy_size(SessionPolicies((compact,)), ()) == packed_policy_size(
+        SessionPolicies((spaced,)), ()
+    )
     small = packed_policy_size(SessionPolicies((compact,)), ())
     tags = [(f"k{i}", secrets.token_hex(40)) for i in range(20)]
     assert small < packed_policy_size(SessionPolicies((compact,)), tags) <= 100
@@ -100,7 +102,9 @@ def test_any_policy_text_is_a_policy_or_an_aws_error(text):
 
 def test_session_policy_plaintext_limit_counts_policy_arns():
     arns = [{"arn": f"arn:aws:iam::123456789012:policy/{'p' * 150}{i}"} for i in range(10)]
-    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    doc = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    )
     assert session_policies({"Policy": doc, "PolicyArns": arns[:5]}).arns
     with pytest.raises(ValidationError):
         session_policies({"Policy": doc + " " * 1200, "PolicyArns": arns})

@@ -54,9 +54,13 @@ def test_get_session_token_for_root_lasts_at_most_an_hour(server):
 
 def test_get_session_token_with_mfa_satisfies_mfa_conditions(server, iam):
     user, sts, _ = make_user(server, iam)
-    put_user_policy(server, iam, user["UserName"], "MfaOnly", policy(
-        allow("iam:ListUsers", Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})
-    ))
+    put_user_policy(
+        server,
+        iam,
+        user["UserName"],
+        "MfaOnly",
+        policy(allow("iam:ListUsers", Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})),
+    )
     _, plain_iam = session_clients(server, sts.get_session_token(DurationSeconds=900)["Credentials"])
     with pytest.raises(ClientError) as denied:
         plain_iam.list_users()
@@ -75,9 +79,13 @@ def test_get_federation_token(server, iam):
     with pytest.raises(ClientError) as denied:
         sts.get_federation_token(Name="carol")
     assert error_code(denied) == "AccessDenied"
-    put_user_policy(server, iam, user["UserName"], "Fed", policy(
-        allow(["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"])
-    ))
+    put_user_policy(
+        server,
+        iam,
+        user["UserName"],
+        "Fed",
+        policy(allow(["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"])),
+    )
     out = sts.get_federation_token(Name="carol", Policy=policy(allow("iam:ListUsers")), DurationSeconds=900)
     assert out["FederatedUser"] == {
         "FederatedUserId": f"{server.account_id}:carol",
@@ -113,7 +121,9 @@ def test_cross_account_assume_role_needs_both_sides(server, iam):
     with pytest.raises(ClientError) as denied:
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="cross")
     assert error_code(denied) == "AccessDenied"
-    put_user_policy(server, iam, user["UserName"], "AssumeThere", policy(allow("sts:AssumeRole", role["Arn"])))
+    put_user_policy(
+        server, iam, user["UserName"], "AssumeThere", policy(allow("sts:AssumeRole", role["Arn"]))
+    )
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="cross")
     cross_sts, _ = session_clients(server, out["Credentials"])
     identity = cross_sts.get_caller_identity()
@@ -140,11 +150,25 @@ def test_aws_cli_profile_with_role_arn_and_source_profile(server, iam, tmp_path)
         f"endpoint_url = {server.endpoint}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials")
+    )
     done = subprocess.run(
-        ["aws", "--profile", "asrole", "--endpoint-url", server.endpoint, "--output", "json",
-         "sts", "get-caller-identity"],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            "aws",
+            "--profile",
+            "asrole",
+            "--endpoint-url",
+            server.endpoint,
+            "--output",
+            "json",
+            "sts",
+            "get-caller-identity",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Arn"] == (

@@ -49,6 +49,7 @@ from ironkeep.services.sts_sessions import (
     issue_credentials,
     mfa_time,
     packed_policy_size,
+    refuse_limited_session,
     session_policies,
     session_tags,
     tag_context,
@@ -312,8 +313,7 @@ _KEY_ACCOUNT = select(t.access_keys.c.account_id).where(t.access_keys.c.id == bi
 def get_access_key_info(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     """The account that owns an access key id (see the module's notes for unknown keys)."""
     caller = ctx.caller
-    if _session_kind(ctx) in (SessionKind.FEDERATED_USER, SessionKind.IAM_USER, SessionKind.ROOT):
-        raise _not_authorized(ctx, "sts:GetAccessKeyInfo", "*")
+    refuse_limited_session(ctx, "sts:GetAccessKeyInfo")
     key = params["AccessKeyId"]
     if key == caller.access_key_id:
         return {"Account": caller.account_id}

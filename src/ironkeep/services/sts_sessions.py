@@ -194,6 +194,19 @@ def check_mfa(
     return True
 
 
+# -- who may call what -----------------------------------------------------------------------------
+
+
+def refuse_limited_session(ctx: CallContext, action: str, resource: str = "*") -> None:
+    """GetSessionToken sessions may call only AssumeRole and GetCallerIdentity of STS, federated
+    users only GetCallerIdentity: AccessDenied for the rest."""
+    session = ctx.caller.session
+    if session is not None and session.kind is not session_tokens.SessionKind.ASSUMED_ROLE:
+        raise AccessDenied(
+            f"User: {ctx.caller.arn} is not authorized to perform: {action} on resource: {resource}"
+        )
+
+
 # -- credentials -----------------------------------------------------------------------------------
 
 
