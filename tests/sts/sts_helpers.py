@@ -1,9 +1,4 @@
-"""Shared set-up for the STS tests: users with keys, roles, policies, MFA devices, second accounts.
-
-Policies are granted through IAM's own API (PutRolePolicy, AttachRolePolicy, PutUserPolicy); while
-an operation is not served yet (``InvalidAction``) the rows are written through the store, in one
-transaction that also moves the account's generation, as the API would.
-"""
+"""Shared set-up for the STS tests: users with keys, roles, policies, MFA devices, second accounts."""
 
 from __future__ import annotations
 
@@ -14,13 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sqlalchemy import insert, select, update
 
 from ironkeep.auth import totp
-from ironkeep.store import Store
-from ironkeep.store import schema as t
-
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
 def uid(prefix: str = "sts") -> str:
@@ -78,71 +68,16 @@ def session_clients(server: Any, credentials: dict[str, Any]) -> tuple[Any, Any]
     return server.client("sts", **creds), server.client("iam", **creds)
 
 
-# -- policies: through the API, or the store while the API does not serve them yet ----------------
+def put_role_policy(iam: Any, role: str, name: str, document: str) -> None:
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
 
 
-def _store(server: Any) -> Store:
-    url = server.store_env.get("IRONKEEP_DATABASE_URL") or f"sqlite:///{server.data_dir / 'ironkeep.db'}"
-    return Store.open(url, schema=server.store_env.get("IRONKEEP_DATABASE_SCHEMA"), pool_size=1)
+def put_user_policy(iam: Any, user: str, name: str, document: str) -> None:
+    iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document)
 
 
-def _write(server: Any, kind: str, name: str, values: dict[str, Any], table: Any) -> None:
-    owners = {"user": t.users, "role": t.roles}[kind]
-    store = _store(server)
-    try:
-        with store.transaction() as tx:
-            owner = tx.execute(
-                select(owners.c.id).where(
-                    owners.c.account_id == server.account_id, owners.c.name_lower == name.lower()
-                )
-            ).scalar_one()
-            tx.execute(insert(table).values(principal_kind=kind, principal_id=owner, **values))
-            tx.execute(update(t.accounts).values(generation=t.accounts.c.generation + 1))
-    finally:
-        store.dispose()
-
-
-def _api_or_store(call: Any, fallback: Any) -> None:
-    try:
-        call()
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "InvalidAction":
-            raise
-        fallback()
-
-
-def put_role_policy(server: Any, iam: Any, role: str, name: str, document: str) -> None:
-    _api_or_store(
-        lambda: iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document),
-        lambda: _write(
-            server,
-            "role",
-            role,
-            {"name": name, "name_lower": name.lower(), "document": document},
-            t.inline_policies,
-        ),
-    )
-
-
-def put_user_policy(server: Any, iam: Any, user: str, name: str, document: str) -> None:
-    _api_or_store(
-        lambda: iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document),
-        lambda: _write(
-            server,
-            "user",
-            user,
-            {"name": name, "name_lower": name.lower(), "document": document},
-            t.inline_policies,
-        ),
-    )
-
-
-def attach_role_policy(server: Any, iam: Any, role: str, arn: str) -> None:
-    values = {"account_id": server.account_id, "policy_arn": arn, "attached_at": datetime.now(UTC)}
-    _api_or_store(
-        lambda: iam.attach_role_policy(RoleName=role, PolicyArn=arn),
-        lambda: _write(server, "role", role, values, t.policy_attachments),
-    )
+def attach_role_policy(iam: Any, role: str, arn: str) -> None:
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
 
 # -- MFA and accounts -------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def _user_and_role(server, iam, *actions, condition=None, **role_args):
 
 def test_assume_role_response_and_the_role_policies_apply(server, iam):
     _user, sts, role = _user_and_role(server, iam)
-    attach_role_policy(server, iam, role["RoleName"], READ_ONLY)
+    attach_role_policy(iam, role["RoleName"], READ_ONLY)
     before = datetime.now(UTC).replace(microsecond=0)
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="reader@example.com", DurationSeconds=900)
     creds = out["Credentials"]
@@ -78,7 +78,7 @@ def test_trust_naming_the_account_needs_an_identity_policy_too(server, iam):
     with pytest.raises(ClientError) as denied:
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")
     assert error_code(denied) == "AccessDenied"
-    put_user_policy(server, iam, user["UserName"], "Assume", policy(allow("sts:AssumeRole", role["Arn"])))
+    put_user_policy(iam, user["UserName"], "Assume", policy(allow("sts:AssumeRole", role["Arn"])))
     assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
 
 
@@ -92,7 +92,7 @@ def test_root_cannot_assume_roles(server, iam):
 
 def test_session_policy_and_policy_arns_narrow_the_session(server, iam):
     _user, sts, role = _user_and_role(server, iam)
-    attach_role_policy(server, iam, role["RoleName"], READ_ONLY)
+    attach_role_policy(iam, role["RoleName"], READ_ONLY)
     only_roles = policy(allow(["iam:ListRoles", "iam:CreateUser"]))
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="narrow", Policy=only_roles)
     assert 0 < out["PackedPolicySize"] <= 100
@@ -140,7 +140,7 @@ def test_permissions_boundary_on_the_role_caps_the_session(server, iam):
     _user, sts, role = _user_and_role(
         server, iam, PermissionsBoundary="arn:aws:iam::aws:policy/IAMUserChangePassword"
     )
-    attach_role_policy(server, iam, role["RoleName"], READ_ONLY)
+    attach_role_policy(iam, role["RoleName"], READ_ONLY)
     creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="capped")["Credentials"]
     _, capped = session_clients(server, creds)
     with pytest.raises(ClientError) as denied:
@@ -192,7 +192,6 @@ def test_session_tags_need_tag_session_and_reach_the_role_policies(server, iam):
     role = make_role(iam, trust(user["Arn"], "sts:AssumeRole", "sts:TagSession"))
     iam.tag_role(RoleName=role["RoleName"], Tags=[{"Key": "team", "Value": "red"}])
     put_role_policy(
-        server,
         iam,
         role["RoleName"],
         "ByTeam",
@@ -219,7 +218,6 @@ def test_transitive_tags_pass_down_a_chain_and_cannot_be_overridden(server, iam)
     first = make_role(iam, trust(user["Arn"], "sts:AssumeRole", "sts:TagSession"))
     second = make_role(iam, trust(first["Arn"], "sts:AssumeRole", "sts:TagSession"))
     put_role_policy(
-        server,
         iam,
         second["RoleName"],
         "ByProject",
@@ -290,14 +288,13 @@ def test_mfa_in_the_trust_policy_and_replayed_codes(server, iam):
 
 def test_revoking_older_sessions_with_aws_revoke_older_sessions(server, iam):
     _user, sts, role = _user_and_role(server, iam)
-    attach_role_policy(server, iam, role["RoleName"], READ_ONLY)
+    attach_role_policy(iam, role["RoleName"], READ_ONLY)
     old = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="old")["Credentials"]
     _, old_iam = session_clients(server, old)
     assert "Users" in old_iam.list_users()
     # AWS's "Revoke active sessions": deny everything to sessions issued before now (whole seconds)
     cutoff = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     put_role_policy(
-        server,
         iam,
         role["RoleName"],
         "AWSRevokeOlderSessions",

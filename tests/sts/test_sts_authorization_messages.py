@@ -54,7 +54,7 @@ def test_decode_authorization_message(server, iam):
     with pytest.raises(ClientError) as denied:
         sts.decode_authorization_message(EncodedMessage=encoded)
     assert error_code(denied) == "AccessDenied"
-    put_user_policy(server, iam, user["UserName"], "Decode", policy(allow("sts:DecodeAuthorizationMessage")))
+    put_user_policy(iam, user["UserName"], "Decode", policy(allow("sts:DecodeAuthorizationMessage")))
     assert json.loads(sts.decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"]) == document
     session_sts, _ = session_clients(server, sts.get_session_token(DurationSeconds=900)["Credentials"])
     with pytest.raises(ClientError) as denied:

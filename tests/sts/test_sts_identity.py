@@ -28,7 +28,7 @@ def test_get_caller_identity_as_root(server):
 def test_get_caller_identity_as_user_even_with_an_explicit_deny(server, iam):
     user, sts, _ = make_user(server, iam)
     put_user_policy(
-        server, iam, user["UserName"], "DenyAll", policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
+        iam, user["UserName"], "DenyAll", policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
     )
     out = sts.get_caller_identity()
     assert out["UserId"] == user["UserId"] and out["UserId"].startswith("AIDA")
@@ -46,7 +46,6 @@ def test_get_caller_identity_as_role_session_and_federated_user(server, iam):
     assert out["Arn"] == f"arn:aws:sts::{server.account_id}:assumed-role/{role['RoleName']}/who-am-i"
 
     put_user_policy(
-        server,
         iam,
         user["UserName"],
         "Federate",
@@ -80,7 +79,6 @@ def test_get_access_key_info(server, iam):
     creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
     role_sts, _ = session_clients(server, creds)
     put_user_policy(
-        server,
         iam,
         user["UserName"],
         "KeyInfo",

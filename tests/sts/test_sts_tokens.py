@@ -27,7 +27,7 @@ from sts_helpers import (
 
 def test_get_session_token_acts_as_the_user(server, iam):
     user, sts, _ = make_user(server, iam)
-    put_user_policy(server, iam, user["UserName"], "List", policy(allow("iam:ListUsers")))
+    put_user_policy(iam, user["UserName"], "List", policy(allow("iam:ListUsers")))
     before = datetime.now(UTC)
     creds = sts.get_session_token()["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA")
@@ -55,7 +55,6 @@ def test_get_session_token_for_root_lasts_at_most_an_hour(server):
 def test_get_session_token_with_mfa_satisfies_mfa_conditions(server, iam):
     user, sts, _ = make_user(server, iam)
     put_user_policy(
-        server,
         iam,
         user["UserName"],
         "MfaOnly",
@@ -80,7 +79,6 @@ def test_get_federation_token(server, iam):
         sts.get_federation_token(Name="carol")
     assert error_code(denied) == "AccessDenied"
     put_user_policy(
-        server,
         iam,
         user["UserName"],
         "Fed",
@@ -121,9 +119,7 @@ def test_cross_account_assume_role_needs_both_sides(server, iam):
     with pytest.raises(ClientError) as denied:
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="cross")
     assert error_code(denied) == "AccessDenied"
-    put_user_policy(
-        server, iam, user["UserName"], "AssumeThere", policy(allow("sts:AssumeRole", role["Arn"]))
-    )
+    put_user_policy(iam, user["UserName"], "AssumeThere", policy(allow("sts:AssumeRole", role["Arn"])))
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="cross")
     cross_sts, _ = session_clients(server, out["Credentials"])
     identity = cross_sts.get_caller_identity()
@@ -131,7 +127,7 @@ def test_cross_account_assume_role_needs_both_sides(server, iam):
     assert identity["Arn"] == f"arn:aws:sts::{other['AccountId']}:assumed-role/{role['RoleName']}/cross"
     # a role in the other account that does not trust this one: the identity policy is not enough
     closed = make_role(other_iam, trust(f"arn:aws:iam::{other['AccountId']}:root"))
-    put_user_policy(server, iam, user["UserName"], "AssumeAll", policy(allow("sts:AssumeRole")))
+    put_user_policy(iam, user["UserName"], "AssumeAll", policy(allow("sts:AssumeRole")))
     with pytest.raises(ClientError) as denied:
         sts.assume_role(RoleArn=closed["Arn"], RoleSessionName="cross")
     assert error_code(denied) == "AccessDenied"
