@@ -11,10 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import jwt
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -232,14 +234,35 @@ def test_expired_and_future_tokens(fed, issuer, provider_arn, role):
     assert error_of(excinfo)[0] == "InvalidIdentityToken"
 
 
+def hs256_with_public_key(claims: dict, public_pem: bytes, kid: str) -> str:
+    """The algorithm-confusion forgery: HMAC keyed with the issuer's public key (PyJWT will not make it)."""
+    import hashlib
+    import hmac
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    head = part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+    signing_input = f"{head}.{part(json.dumps(claims).encode())}"
+    return f"{signing_input}.{part(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())}"
+
+
 def test_forged_and_malformed_tokens(fed, issuer, provider_arn, role):
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid, key, _ = issuer.keys[-1]
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    claims = {"sub": "user-1", "aud": CLIENT, "exp": int(time.time()) + 600}
     good = issuer.mint(sub="user-1")
     head, _, signature = good.split(".")
     tampered_body = issuer.mint(sub="user-2").split(".")[1]
     for token in (
         issuer.mint(sub="user-1", key=forger),  # right kid, wrong key
         issuer.mint(sub="user-1", kid="unknown-kid"),
+        # the issuer's public key used as an HMAC secret, and no signature at all
+        hs256_with_public_key({**claims, "iss": issuer.url}, public_pem, kid),
+        jwt.encode({**claims, "iss": issuer.url}, None, algorithm="none", headers={"kid": kid}),
         f"{head}.{tampered_body}.{signature}",
         "not.a.jwt",
         "abcd",

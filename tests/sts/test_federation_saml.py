@@ -90,6 +90,25 @@ def test_response_shape_and_credentials(server, iam, provider):
         as_role.get_role(RoleName=role["RoleName"])
     code, message = error_of(excinfo)
     assert code == "AccessDenied" and message.startswith(f"User: {out['AssumedRoleUser']['Arn']} ")
+    identity = server.client(
+        "sts", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
+    ).get_caller_identity()
+    assert (identity["Arn"], identity["UserId"]) == (
+        out["AssumedRoleUser"]["Arn"],
+        out["AssumedRoleUser"]["AssumedRoleId"],
+    )
+
+
+def test_expired_provider_metadata(server, iam):
+    arn = iam.create_saml_provider(
+        Name=f"Old-{uuid.uuid4().hex[:8]}", SAMLMetadataDocument=metadata(valid_until="2020-01-01T00:00:00Z")
+    )["SAMLProviderArn"]
+    role = make_role(iam, arn)
+    with pytest.raises(ClientError) as excinfo:
+        assume(server, role["Arn"], arn, response(role["Arn"], arn))
+    assert error_of(excinfo)[0] == "InvalidIdentityToken"
+    iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=metadata())
+    assert assume(server, role["Arn"], arn, response(role["Arn"], arn))["Credentials"]
 
 
 def test_role_attribute_in_either_order_and_must_name_the_role(server, iam, provider):
