@@ -42,6 +42,16 @@ def test_get_session_token_acts_as_the_user(server, iam):
         session_sts.get_session_token()
     assert error_code(denied) == "AccessDenied"
     assert error_message(denied) == "Cannot call GetSessionToken with session credentials"
+    with pytest.raises(ClientError) as denied:
+        session_sts.get_access_key_info(AccessKeyId=creds["AccessKeyId"])
+    assert error_code(denied) == "AccessDenied"
+    # AssumeRole is allowed, as role chaining: at most an hour
+    role = make_role(iam, trust(user["Arn"]), MaxSessionDuration=7200)
+    with pytest.raises(ClientError) as bad:
+        session_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="from-session", DurationSeconds=7200)
+    assert error_code(bad) == "ValidationError"
+    hop = session_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="from-session")
+    assert hop["AssumedRoleUser"]["Arn"].endswith("/from-session")
 
 
 def test_get_session_token_for_root_lasts_at_most_an_hour(server):
