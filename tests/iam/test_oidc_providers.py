@@ -191,3 +191,23 @@ def test_aws_cli(server):
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["ClientIDList"] == ["sts.amazonaws.com"]
     server.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+
+
+def test_calls_are_authorized_against_the_provider_arn(server, iam):
+    allowed = iam.create_open_id_connect_provider(Url=f"https://{host()}")["OpenIDConnectProviderArn"]
+    other = iam.create_open_id_connect_provider(Url=f"https://{host()}")["OpenIDConnectProviderArn"]
+    user = f"oidc-reader-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    statement = {"Effect": "Allow", "Action": "iam:GetOpenIDConnectProvider", "Resource": allowed}
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="one-provider",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    assert as_user.get_open_id_connect_provider(OpenIDConnectProviderArn=allowed)["ClientIDList"] == []
+    with pytest.raises(ClientError) as excinfo:
+        as_user.get_open_id_connect_provider(OpenIDConnectProviderArn=other)
+    assert error_code(excinfo) == "AccessDenied"
+    assert f"iam:GetOpenIDConnectProvider on resource: {other}" in excinfo.value.response["Error"]["Message"]

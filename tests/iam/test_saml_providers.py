@@ -149,3 +149,23 @@ def test_aws_cli(server, tmp_path):
         server.client("iam").get_saml_provider(SAMLProviderArn=arn)["SAMLMetadataDocument"]
         == path.read_text()
     )
+
+
+def test_calls_are_authorized_against_the_provider_arn(server, iam):
+    allowed = iam.create_saml_provider(Name=unique(), SAMLMetadataDocument=metadata())["SAMLProviderArn"]
+    other = iam.create_saml_provider(Name=unique(), SAMLMetadataDocument=metadata())["SAMLProviderArn"]
+    user = unique("saml-reader")
+    iam.create_user(UserName=user)
+    statement = {"Effect": "Allow", "Action": "iam:GetSAMLProvider", "Resource": allowed}
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="one-provider",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    assert as_user.get_saml_provider(SAMLProviderArn=allowed)["SAMLMetadataDocument"] == metadata()
+    with pytest.raises(ClientError) as excinfo:
+        as_user.get_saml_provider(SAMLProviderArn=other)
+    assert error_code(excinfo) == "AccessDenied"
+    assert f"iam:GetSAMLProvider on resource: {other}" in excinfo.value.response["Error"]["Message"]
