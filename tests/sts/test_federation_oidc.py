@@ -232,6 +232,9 @@ def test_expired_and_future_tokens(fed, issuer, provider_arn, role):
     with pytest.raises(ClientError) as excinfo:
         assume(fed, role["Arn"], issuer.mint(sub="user-1", exp="tomorrow"))
     assert error_of(excinfo)[0] == "InvalidIdentityToken"
+    with pytest.raises(ClientError) as excinfo:
+        assume(fed, role["Arn"], issuer.mint(sub=12345678))
+    assert error_of(excinfo) == ("InvalidIdentityToken", "The web identity token has no subject (sub)")
 
 
 def hs256_with_public_key(claims: dict, public_pem: bytes, kid: str) -> str:
