@@ -148,6 +148,20 @@ def test_permissions_boundary_on_the_role_caps_the_session(server, iam):
     assert error_code(denied) == "AccessDenied"
 
 
+def test_the_callers_permissions_boundary_must_allow_assume_role(server, iam):
+    user, sts, role = _user_and_role(server, iam)
+    iam.put_user_permissions_boundary(
+        UserName=user["UserName"], PermissionsBoundary="arn:aws:iam::aws:policy/IAMUserChangePassword"
+    )
+    with pytest.raises(ClientError) as denied:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bounded")
+    assert error_code(denied) == "AccessDenied"
+    iam.put_user_permissions_boundary(
+        UserName=user["UserName"], PermissionsBoundary="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bounded")["Credentials"]
+
+
 def test_durations_and_role_chaining(server, iam):
     _user, sts, role = _user_and_role(server, iam, MaxSessionDuration=7200)
     with pytest.raises(ClientError) as bad:

@@ -35,6 +35,7 @@ from sqlalchemy import Row, bindparam, select, update
 
 from ironkeep.auth.session_tokens import SessionContext, SessionKind
 from ironkeep.auth.totp import STS_INVALID_CODE_MESSAGE
+from ironkeep.engine import Principal, Request, authorize, compile_policy_set
 from ironkeep.errors import AccessDenied, ValidationError
 from ironkeep.model import aws_policies
 from ironkeep.model.arns import parse_iam_arn
@@ -142,6 +143,7 @@ def _check_trust(
         actions.append("sts:TagSession")
     if source:
         actions.append("sts:SetSourceIdentity")
+    boundary = ctx.services.principal_policies(ctx.tx, ctx.caller).permissions_boundary
     for action in actions:
         try:
             authz.check(
@@ -154,6 +156,23 @@ def _check_trust(
             )
         except AccessDenied:
             raise _not_authorized(ctx, action, role.arn) from None
+        if boundary is not None and not _boundary_allows(ctx, boundary, action, role, context):
+            raise _not_authorized(ctx, action, role.arn)
+
+
+def _boundary_allows(
+    ctx: CallContext, boundary: str, action: str, role: Row[Any], context: dict[str, Any]
+) -> bool:
+    """A trust policy naming the caller does not reach past the caller's permissions boundary
+    (IAM User Guide: the boundary "must allow the sts:AssumeRole action")."""
+    request = Request(
+        principal=Principal(arn=ctx.caller.arn, id=ctx.caller.principal_id),
+        action=action,
+        resource=role.arn,
+        resource_account=role.account_id,
+        context=authz.request_context(ctx, context),
+    )
+    return bool(authorize(request, compile_policy_set(identity=[boundary])).decision == "Allow")
 
 
 @operation("sts", "AssumeRole", authorize=False, read_only=False)
