@@ -25,10 +25,10 @@ from ironkeep.model import aws_policies
 from ironkeep.model.arns import root_arn
 from ironkeep.services.context import Caller
 from ironkeep.services.session_keys import SessionKeys
+from ironkeep.store import principals as store_principals
 from ironkeep.store import schema as t
 
 KEY_USE_GRANULARITY = timedelta(seconds=60)
-_DENY_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,7 @@ class Principals:
             return cached[1]
         session: SessionContext | None = caller.session
         session_docs: tuple[str, ...] = ()
-        if session is None:
-            material = load_user_policies(tx, caller.principal_id)
-        elif session.issuer_id is None:
-            material = PrincipalPolicies(identity=(), permissions_boundary=None)
-        elif session.kind is SessionKind.ASSUMED_ROLE:
-            material = load_role_policies(tx, session.issuer_id)
-        else:
-            material = load_user_policies(tx, session.issuer_id)
+        material = _material(tx, caller)
         tags = dict(material.tags)
         if session is not None:
             session_docs = tuple(session.session_policies) + tuple(
@@ -224,56 +217,28 @@ def managed_policy_documents(tx: Connection, arns: list[str]) -> list[str]:
     return docs
 
 
-def load_user_policies(tx: Connection, user_id: str) -> PrincipalPolicies:
-    """A user's inline and attached policies, its groups' too, its boundary and tags."""
-    group_ids = [
-        row.group_id
-        for row in tx.execute(select(t.group_members.c.group_id).where(t.group_members.c.user_id == user_id))
-    ]
-    owners = [("user", user_id)] + [("group", gid) for gid in group_ids]
-    return _load(tx, owners, "user", user_id, t.users)
+_USER_NAME_BY_ID = select(t.users.c.name).where(t.users.c.id == bindparam("id"))
+_NO_POLICIES = PrincipalPolicies(identity=(), permissions_boundary=None)
 
 
-def load_role_policies(tx: Connection, role_id: str) -> PrincipalPolicies:
-    return _load(tx, [("role", role_id)], "role", role_id, t.roles)
-
-
-def _load(
-    tx: Connection, owners: list[tuple[str, str]], kind: str, entity_id: str, table: Any
-) -> PrincipalPolicies:
-    from sqlalchemy import and_, or_
-
-    def owned(columns: Any) -> Any:
-        return or_(*(and_(columns.principal_kind == k, columns.principal_id == i) for k, i in owners))
-
-    inline = [
-        row.document
-        for row in tx.execute(
-            select(t.inline_policies.c.document)
-            .where(owned(t.inline_policies.c))
-            .order_by(t.inline_policies.c.principal_kind.desc(), t.inline_policies.c.name_lower)
-        )
-    ]
-    arns = [
-        row.policy_arn
-        for row in tx.execute(select(t.policy_attachments.c.policy_arn).where(owned(t.policy_attachments.c)))
-    ]
-    boundary_arn = tx.execute(
-        select(table.c.permissions_boundary_arn).where(table.c.id == entity_id)
-    ).scalar()
-    boundary = None
-    if boundary_arn:
-        found = managed_policy_documents(tx, [boundary_arn])
-        # a boundary whose policy was deleted allows nothing
-        boundary = found[0] if found else _DENY_ALL
-    tags = {
-        row.key: row.value
-        for row in tx.execute(
-            select(t.tags.c.key, t.tags.c.value).where(
-                t.tags.c.resource_kind == kind, t.tags.c.resource_id == entity_id
-            )
-        )
-    }
+def _material(tx: Connection, caller: Caller) -> PrincipalPolicies:
+    """The caller's identity policies, boundary and tags, from the same loader the policy simulator
+    uses (:mod:`ironkeep.store.principals`), so a simulation and enforcement never differ."""
+    session: SessionContext | None = caller.session
+    if session is None:
+        found = store_principals.load_authz(tx, caller.account_id, caller.user_name or "")
+    elif session.issuer_id is None:
+        return _NO_POLICIES
+    elif session.kind is SessionKind.ASSUMED_ROLE:
+        role_name = (session.role_arn or "").rsplit("/", 1)[-1]
+        found = store_principals.load_role_authz(tx, session.account_id, role_name)
+        if found is not None and found.principal.id != session.issuer_id:
+            found = None  # the role was deleted and re-created: the old sessions are not its own
+    else:  # GetSessionToken / GetFederationToken: the issuing user's policies
+        user_name = tx.execute(_USER_NAME_BY_ID, {"id": session.issuer_id}).scalar()
+        found = store_principals.load_authz(tx, session.account_id, user_name) if user_name else None
+    if found is None:
+        return _NO_POLICIES
     return PrincipalPolicies(
-        identity=tuple(inline + managed_policy_documents(tx, arns)), permissions_boundary=boundary, tags=tags
+        identity=found.identity, permissions_boundary=found.permissions_boundary, tags=dict(found.tags)
     )
