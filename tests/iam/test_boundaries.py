@@ -91,5 +91,3 @@ def test_boundaries_through_the_aws_cli(server, iam):
     assert put.returncode == 0, put.stderr
     got = json.loads(server.aws("iam", "get-user", "--user-name", user).stdout)
     assert got["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == READ_ONLY
-    gone = server.aws("iam", "delete-user-permissions-boundary", "--user-name", user)
-    assert gone.returncode == 0, gone.stderr

