@@ -93,6 +93,10 @@ def test_attach_errors(iam, server):
     with pytest.raises(ClientError) as excinfo:
         iam.attach_user_policy(UserName=user, PolicyArn=SERVICE_ROLE_POLICY)
     assert error(excinfo)[0] == "PolicyNotAttachable"
+    not_a_policy = f"arn:aws:iam::{server.account_id}:role/{user}"
+    with pytest.raises(ClientError) as excinfo:
+        iam.attach_user_policy(UserName=user, PolicyArn=not_a_policy)
+    assert error(excinfo) == ("InvalidInput", f"ARN {not_a_policy} is not valid.")
 
 
 def test_ten_managed_policies_per_user(iam):

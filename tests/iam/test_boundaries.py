@@ -52,6 +52,9 @@ def test_user_permissions_boundary_errors(iam, server):
     with pytest.raises(ClientError) as excinfo:
         iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=missing)
     assert error(excinfo) == ("NoSuchEntity", f"Scope ARN: {missing} does not exist or is not attachable.")
+    with pytest.raises(ClientError) as excinfo:
+        iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary="this-is-no-arn-at-all")
+    assert error(excinfo) == ("InvalidInput", "ARN this-is-no-arn-at-all is not valid.")
     ghost = unique("ghost")
     with pytest.raises(ClientError) as excinfo:
         iam.put_user_permissions_boundary(UserName=ghost, PermissionsBoundary=READ_ONLY)

@@ -114,6 +114,10 @@ def test_get_policy_of_an_aws_managed_policy(iam):
     with pytest.raises(ClientError) as excinfo:
         iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/NoSuchManagedPolicyAnywhere")
     assert error(excinfo)[0] == "NoSuchEntity"
+    for malformed in ("not-an-arn-of-any-kind", "arn:aws:iam::123456789012:user/someone"):
+        with pytest.raises(ClientError) as excinfo:
+            iam.get_policy(PolicyArn=malformed)
+        assert error(excinfo) == ("InvalidInput", f"ARN {malformed} is not valid.")
 
 
 def test_list_policies_by_scope_path_and_marker(iam):

@@ -20,6 +20,7 @@ from ironkeep.model import ManagedPolicy, Principal, limits
 from ironkeep.model.arns import iam_arn
 from ironkeep.model.names import check_path_prefix
 from ironkeep.services import common
+from ironkeep.services.boundaries import check_policy_arn
 from ironkeep.services.context import CallContext
 from ironkeep.services.iam_policies import listing, policy_resource, require_policy
 from ironkeep.services.iam_roles import SERVICE_LINKED_PATH, authorize, check_modifiable
@@ -106,7 +107,7 @@ def _attachable(ctx: CallContext, arn: str, owner: Principal) -> ManagedPolicy:
 
 
 def _attach(ctx: CallContext, kind: str, params: dict[str, Any]) -> None:
-    arn = params["PolicyArn"]
+    arn = check_policy_arn(params["PolicyArn"])
     action = f"iam:Attach{kind.capitalize()}Policy"
     owner = authorized_principal(
         ctx, kind, params[NAME_MEMBER[kind]], action, extra={"iam:PolicyARN": arn}, modify=True
@@ -115,7 +116,7 @@ def _attach(ctx: CallContext, kind: str, params: dict[str, Any]) -> None:
 
 
 def _detach(ctx: CallContext, kind: str, params: dict[str, Any]) -> None:
-    arn = params["PolicyArn"]
+    arn = check_policy_arn(params["PolicyArn"])
     action = f"iam:Detach{kind.capitalize()}Policy"
     owner = authorized_principal(
         ctx, kind, params[NAME_MEMBER[kind]], action, extra={"iam:PolicyARN": arn}, modify=True

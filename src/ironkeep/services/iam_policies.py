@@ -22,6 +22,7 @@ from ironkeep.model import ManagedPolicy, limits
 from ironkeep.model.arns import policy_arn
 from ironkeep.model.names import check_name, check_path, check_path_prefix
 from ironkeep.services import common
+from ironkeep.services.boundaries import check_policy_arn
 from ironkeep.services.context import CallContext
 from ironkeep.services.iam_roles import authorize
 from ironkeep.services.registry import operation
@@ -48,6 +49,7 @@ def authorized_policy(
     tag_keys: Iterable[str] | None = None,
 ) -> ManagedPolicy | None:
     """The policy ``arn`` as the account sees it (or None), once the caller may perform ``action``."""
+    check_policy_arn(arn)
     found = policies.get(ctx.tx, ctx.account_id, arn)
     local = found is not None and not found.is_aws_managed
     authorize(
