@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Tests import shared helpers by module name (serverproc, conftest_store, sts_helpers ...): with
+# --import-mode=importlib (so that two folders may hold test files of the same name) the tests'
+# folders are put on the path here.
+_TESTS = Path(__file__).parent
+sys.path.insert(0, str(_TESTS))
+for _folder in sorted(p for p in _TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    sys.path.append(str(_folder))
 
 pytest_plugins = ["conftest_store"]
 
