@@ -155,6 +155,9 @@ def test_list_policies_by_scope_path_and_marker(iam):
     assert any(p["PolicyName"] == names[0] for p in every)
     keys = [p["PolicyName"].lower() for p in every]
     assert keys == sorted(keys)  # AWS-managed and the account's own, merged by name
+    with pytest.raises(ClientError) as excinfo:
+        iam.list_policies(Scope="Everything")
+    assert error(excinfo)[0] == "ValidationError"
 
 
 def test_only_attached_and_usage_filter(iam):
@@ -250,6 +253,9 @@ def test_policy_versions_up_to_five(iam):
     with pytest.raises(ClientError) as excinfo:
         iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
     assert error(excinfo) == ("NoSuchEntity", f"Policy {arn} version v2 does not exist or is not deletable.")
+    with pytest.raises(ClientError) as excinfo:
+        iam.list_policy_versions(PolicyArn=arn + "-gone")
+    assert error(excinfo) == ("NoSuchEntity", f"Policy {arn}-gone was not found.")
 
 
 def test_get_policy_version_returns_the_document_url_encoded(iam):
