@@ -11,9 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import select
 
 from auth.test_x509 import key_pem, make_cert, pem
+from iam.test_credential_report import _root_context
 from iam.test_ssh_keys import error_of, unique
+from ironkeep.auth.errors import SealedSecretError
+from ironkeep.services import iam_server_certificates as isc
+from ironkeep.store import schema
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LEAF_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -281,3 +286,20 @@ def test_through_the_aws_cli(server, iam, tmp_path) -> None:
     assert_no_private_key(result.stdout)
     assert json.loads(result.stdout)["ServerCertificate"]["CertificateChain"].strip() == pem(CA).strip()
     iam.delete_server_certificate(ServerCertificateName=name)
+
+
+def test_the_stored_private_key_is_sealed_to_its_certificate(store, account) -> None:
+    with store.transaction() as tx:
+        ctx = _root_context(tx, account, NOW)
+        params = {"ServerCertificateName": "sealed", "CertificateBody": leaf(), "PrivateKey": PRIVATE_KEY}
+        made = isc.upload_server_certificate(ctx, params)
+        assert_no_private_key(repr(made))
+        assert_no_private_key(repr(isc.get_server_certificate(ctx, {"ServerCertificateName": "sealed"})))
+        row = tx.execute(select(schema.server_certificates)).one()
+    sealed = bytes(row.private_key_sealed)
+    for marker in KEY_MARKERS:
+        assert marker.encode() not in sealed
+    opened = ctx.services.box.open(sealed, aad=isc.private_key_aad(row.id)).decode()
+    assert opened.strip() == PRIVATE_KEY.strip()
+    with pytest.raises(SealedSecretError):
+        ctx.services.box.open(sealed, aad=isc.private_key_aad("ASCAOTHERCERTIFICATE0"))

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import select
 
+from iam.test_credential_report import _root_context
 from iam.test_server_certificates import RawBodies
 from iam.test_ssh_keys import error_of, own_client, unique
-from ironkeep.auth.secrets import SecretBox
+from ironkeep.auth.errors import SealedSecretError
 from ironkeep.services import iam_service_credentials as ssc
-from ironkeep.services.context import CallContext, Caller
 from ironkeep.store import schema
 from ironkeep.store import users as store_users
 
@@ -248,37 +246,23 @@ def test_through_the_aws_cli(server, iam, user) -> None:
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _context(tx, account: str, now: datetime, box: SecretBox) -> CallContext:
-    root = Caller(
-        account_id=account,
-        arn=f"arn:aws:iam::{account}:root",
-        principal_id=account,
-        kind="Root",
-        access_key_id="",
-    )
-    return CallContext(
-        caller=root, tx=tx, now=now, region="us-east-1", request_id="t", services=SimpleNamespace(box=box)
-    )
-
-
 def test_an_api_key_reads_expired_after_its_age(store, account) -> None:
-    box = SecretBox(os.urandom(32))
     with store.transaction() as tx:
         store_users.create(tx, account, "erin", "/", "AIDA00000000000000001", T0)
         made = ssc.create_service_specific_credential(
-            _context(tx, account, T0, box),
+            _root_context(tx, account, T0),
             {"UserName": "erin", "ServiceName": BEDROCK, "CredentialAgeDays": 1},
         )["ServiceSpecificCredential"]
     assert made["ExpirationDate"] == T0 + timedelta(days=1)
     for now, status in ((T0 + timedelta(hours=23), "Active"), (T0 + timedelta(days=1, seconds=1), "Expired")):
         with store.transaction() as tx:
             listed = ssc.list_service_specific_credentials(
-                _context(tx, account, now, box), {"UserName": "erin"}
+                _root_context(tx, account, now), {"UserName": "erin"}
             )
         assert [c["Status"] for c in listed["ServiceSpecificCredentials"]] == [status]
     with store.transaction() as tx:
         ssc.delete_service_specific_credential(
-            _context(tx, account, T0, box),
+            _root_context(tx, account, T0),
             {"UserName": "erin", "ServiceSpecificCredentialId": made["ServiceSpecificCredentialId"]},
         )
         assert (
@@ -290,10 +274,10 @@ def test_an_api_key_reads_expired_after_its_age(store, account) -> None:
 
 
 def test_the_stored_password_is_sealed_to_its_credential(store, account) -> None:
-    box = SecretBox(os.urandom(32))
     with store.transaction() as tx:
         store_users.create(tx, account, "frank", "/", "AIDA00000000000000002", T0)
-        ctx = _context(tx, account, T0, box)
+        ctx = _root_context(tx, account, T0)
+        box = ctx.services.box
         made = ssc.create_service_specific_credential(ctx, {"UserName": "frank", "ServiceName": CODECOMMIT})[
             "ServiceSpecificCredential"
         ]
@@ -301,5 +285,5 @@ def test_the_stored_password_is_sealed_to_its_credential(store, account) -> None
     sealed = bytes(row.password_sealed)
     assert made["ServicePassword"].encode() not in sealed
     assert box.open(sealed, aad=ssc.secret_aad(row.id)).decode() == made["ServicePassword"]
-    with pytest.raises(Exception, match="does not open"):
+    with pytest.raises(SealedSecretError):
         box.open(sealed, aad=ssc.secret_aad("ACCAOTHERCREDENTIAL00"))
