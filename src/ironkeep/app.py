@@ -171,10 +171,12 @@ class Pipeline:
                 raise decode_error
             assert op is not None and decoded is not None
             ctx = self._context(raw, call, caller, tx)
+            if call.service == "iam":
+                authz.refuse_limited_session(ctx, op.action)
             if op.authorize:
                 authz.check(ctx, op.action, op.resource(ctx, decoded[1]))
             output = op.func(ctx, decoded[1])
-            if not op.read_only:
+            if not op.read_only and op.service == "iam":  # only IAM changes what policies say
                 tx.execute(_BUMP_GENERATION, {"account": caller.account_id})
             if self.audit and not op.read_only:
                 audit_trail.write(tx, self._record(raw, call, output=output))

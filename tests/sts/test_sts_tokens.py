@@ -34,7 +34,11 @@ def test_get_session_token_acts_as_the_user(server, iam):
     assert timedelta(hours=11, minutes=59) < creds["Expiration"] - before <= timedelta(hours=12, seconds=2)
     session_sts, session_iam = session_clients(server, creds)
     assert session_sts.get_caller_identity()["Arn"] == user["Arn"]
-    assert "Users" in session_iam.list_users()
+    # AWS: GetSessionToken credentials cannot call IAM unless the session was made with MFA
+    with pytest.raises(ClientError) as denied:
+        session_iam.list_users()
+    assert error_code(denied) == "AccessDenied"
+    assert "without MFA authentication" in error_message(denied)
     with pytest.raises(ClientError) as denied:
         session_iam.list_roles()
     assert error_code(denied) == "AccessDenied"
@@ -101,7 +105,12 @@ def test_get_federation_token(server, iam):
     }
     assert 0 < out["PackedPolicySize"] <= 100
     fed_sts, fed_iam = session_clients(server, out["Credentials"])
-    assert "Users" in fed_iam.list_users()
+    # AWS: a federated user's credentials cannot call IAM through the API at all
+    with pytest.raises(ClientError) as denied:
+        fed_iam.list_users()
+    assert error_code(denied) == "AccessDenied"
+    assert "a federated user" in error_message(denied)
+    assert fed_sts.get_caller_identity()["Arn"].endswith(":federated-user/carol")
     with pytest.raises(ClientError) as denied:
         fed_iam.list_roles()  # the user may, the session policy does not
     assert error_code(denied) == "AccessDenied"

@@ -115,3 +115,17 @@ def check(
     if decision.decision != "Allow":
         raise AccessDenied(denial_message(caller, action, resource, decision))
     return decision
+
+
+def refuse_limited_session(ctx: CallContext, action: str) -> None:
+    """IAM refuses two kinds of temporary credentials outright, as AWS documents: a federated user's
+    (GetFederationToken) always, and a GetSessionToken session's unless it was made with MFA."""
+    session = ctx.caller.session
+    if session is None:
+        return
+    kind = getattr(session.kind, "value", session.kind)
+    if kind == "FederatedUser" or (kind in ("IAMUser", "Root") and not session.mfa_authenticated):
+        reason = "a federated user" if kind == "FederatedUser" else "a session without MFA authentication"
+        raise AccessDenied(
+            f"User: {ctx.caller.arn} is not authorized to perform: {action} because IAM is not available to {reason}"
+        )

@@ -151,7 +151,12 @@ class Principals:
             session_docs = tuple(session.session_policies) + tuple(
                 managed_policy_documents(tx, list(session.policy_arns))
             )
-            tags.update(session.tags)  # session tags override the role's own
+            for key, value in session.tags:  # session tags override the role's own, regardless of case
+                for existing in [k for k in tags if k.lower() == key.lower()]:
+                    del tags[existing]
+                tags[key] = value
+            if (session.session_policies or session.policy_arns) and not session_docs:
+                session_docs = (_ALLOWS_NOTHING,)  # its session policies are gone: nothing is allowed
         material = PrincipalPolicies(
             identity=material.identity,
             permissions_boundary=material.permissions_boundary,
@@ -217,6 +222,10 @@ def managed_policy_documents(tx: Connection, arns: list[str]) -> list[str]:
     return docs
 
 
+# a session policy that allows nothing (for a session whose managed session policies were deleted)
+_ALLOWS_NOTHING = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ironkeep:NoAction","Resource":"*"}]}'
+)
 _USER_NAME_BY_ID = select(t.users.c.name).where(t.users.c.id == bindparam("id"))
 _NO_POLICIES = PrincipalPolicies(identity=(), permissions_boundary=None)
 

@@ -51,9 +51,8 @@ class SessionKeys:
         )
         if row is not None:
             tx.execute(update(t.session_keys).where(t.session_keys.c.id == row.id).values(retired_at=now))
-        with self._lock:
-            self._keys[key_id] = key
-            self._current = (key_id, now)
+        # Not cached here: only once it is read back committed, so that a call that rolls back
+        # leaves no node using a key that the store does not hold.
         return key_id, key
 
     def lookup(self, tx: Connection, key_id: str, now: datetime) -> bytes | None:
