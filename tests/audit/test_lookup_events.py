@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from ironkeep.audit.lookup import LOOKUP_ATTRIBUTE_KEYS, lookup_events, parse_lookup
 from ironkeep.services import audit_trail, registry
-from ironkeep.services.audit_retention import RetentionSettingError, prune, retention_days
+from ironkeep.services.audit_retention import Pruner, RetentionSettingError, prune, retention_days
 from ironkeep.services.cloudtrail_lookup import derive_token_key, lookup
 
 # ------------------------------------------------------------------------------------------------
@@ -412,6 +413,26 @@ def test_retention_prunes_old_events_and_their_names(trail_store):
     assert orphans == 0
     assert prune(trail_store, now, 90) == 0
     assert prune(trail_store, now + timedelta(days=3650), 0) == 0  # 0 keeps every event
+
+
+def test_pruner_prunes_at_start_in_its_own_thread(trail_store):
+    from sqlalchemy import func, select
+
+    from ironkeep.store import schema as t
+
+    def count() -> int:
+        with trail_store.transaction(write=False) as tx:
+            return int(tx.execute(select(func.count()).select_from(t.audit_events)).scalar() or 0)
+
+    assert count() == len(RECORDS)
+    pruner = Pruner(trail_store, 1, clock=lambda: T0 + timedelta(days=2)).start()
+    try:
+        deadline = time.monotonic() + 10
+        while count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert count() == 0
+    finally:
+        pruner.stop()
 
 
 def test_retention_setting():
