@@ -235,3 +235,58 @@ def test_a_denied_user_through_the_aws_cli(server, iam, caller):
     iam.attach_user_policy(UserName=caller.name, PolicyArn=READ_ONLY)
     result = server.aws("iam", "list-users", "--max-items", "1", key=caller.key, secret=caller.secret)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_role_sessions_permissions_follow_the_roles_policies(caller, iam, server):
+    role = unique("worker")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": caller.arn}, "Action": "sts:AssumeRole"}],
+    }
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_user_policy(
+        UserName=caller.name, PolicyName="assume", PolicyDocument=policy(statement("sts:AssumeRole", arn))
+    )
+    sts = server.client("sts", key=caller.key, secret=caller.secret)
+    creds = sts.assume_role(RoleArn=arn, RoleSessionName="s1")["Credentials"]
+    session = server.client(
+        "iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
+    )
+    message, _ = denied(session.list_users)
+    assert f":assumed-role/{role}/s1 is not authorized to perform: iam:ListUsers" in message
+    iam.attach_role_policy(RoleName=role, PolicyArn=READ_ONLY)
+    session.list_users(MaxItems=1)
+    boundary = iam.create_policy(PolicyName=unique("rb"), PolicyDocument=policy(statement("iam:GetUser")))[
+        "Policy"
+    ]
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=boundary["Arn"])
+    message, _ = denied(session.list_users)
+    assert message.endswith("because no permissions boundary allows the iam:ListUsers action")
+    iam.delete_role_permissions_boundary(RoleName=role)
+    session.list_users(MaxItems=1)
+    iam.detach_role_policy(RoleName=role, PolicyArn=READ_ONLY)
+    denied(session.list_users)
+
+
+def test_resource_tags_of_the_user_decide_who_may_change_its_policies(caller, iam):
+    blue, red = unique("blue"), unique("red")
+    iam.create_user(UserName=blue, Tags=[{"Key": "team", "Value": "blue"}])
+    iam.create_user(UserName=red, Tags=[{"Key": "team", "Value": "red"}])
+    iam.put_user_policy(
+        UserName=caller.name,
+        PolicyName="blue-admin",
+        PolicyDocument=policy(
+            statement(
+                ["iam:PutUserPolicy", "iam:AttachUserPolicy"],
+                Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}},
+            )
+        ),
+    )
+    caller.client.put_user_policy(UserName=blue, PolicyName="p", PolicyDocument=policy(statement("s3:*")))
+    caller.client.attach_user_policy(UserName=blue, PolicyArn=READ_ONLY)
+    denied(
+        lambda: caller.client.put_user_policy(
+            UserName=red, PolicyName="p", PolicyDocument=policy(statement("s3:*"))
+        )
+    )
+    denied(lambda: caller.client.attach_user_policy(UserName=red, PolicyArn=READ_ONLY))

@@ -164,12 +164,12 @@ def list_policies(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
             ctx.tx, ctx.account_id, params.get("Scope") or "All", False, prefix, marker, limit
         )
     else:
-        # "attached": to a user, group or role (PermissionsPolicy, the default) or as a boundary
+        # attached to a user, group or role (PermissionsPolicy, the default) or used as a boundary
         everything, _ = policies.list(
             ctx.tx, ctx.account_id, params.get("Scope") or "All", False, prefix, None, 1_000_000
         )
-        counts = [_USAGE[usage]] if usage in _USAGE else ["attachment_count"]
-        used = [p for p in everything if any(getattr(p, c) for c in counts)]
+        count = _USAGE.get(usage or "PermissionsPolicy", "attachment_count")
+        used = [p for p in everything if getattr(p, count)]
         found, next_key = _page(used, marker, limit)
     return listing("Policies", [policy_shape(ctx, policy) for policy in found], next_key)
 
