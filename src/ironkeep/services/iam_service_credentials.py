@@ -82,35 +82,18 @@ def service_user_name(user_name: str, account_id: str, taken: set[str]) -> str:
 # the store's owner); until it has, the date is kept as a private attribute row in the tags table
 # under a resource kind no tag operation reads or writes.
 
-_EXPIRY_KIND = "ssc-expiration"
-_EXPIRY_KEY = "expiration"
-
 
 def _save_expiration(tx: Connection, credential_id: str, when: datetime) -> None:
-    tx.execute(
-        insert(t.tags).values(
-            resource_kind=_EXPIRY_KIND,
-            resource_id=credential_id,
-            key_lower=_EXPIRY_KEY,
-            key=_EXPIRY_KEY,
-            value=when.astimezone(UTC).isoformat(),
-        )
-    )
+    tx.execute(update(t.service_specific_credentials).where(_c.id == credential_id).values(expires_at=when))
 
 
 def _expirations(tx: Connection, credential_ids: list[str]) -> dict[str, datetime]:
     if not credential_ids:
         return {}
     rows = tx.execute(
-        select(t.tags.c.resource_id, t.tags.c.value).where(
-            t.tags.c.resource_kind == _EXPIRY_KIND, t.tags.c.resource_id.in_(credential_ids)
-        )
+        select(_c.id, _c.expires_at).where(_c.id.in_(credential_ids), _c.expires_at.is_not(None))
     )
-    return {row.resource_id: datetime.fromisoformat(row.value) for row in rows}
-
-
-def _drop_expiration(tx: Connection, credential_id: str) -> None:
-    common.drop_tags(tx, _EXPIRY_KIND, credential_id)
+    return {row.id: row.expires_at for row in rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +224,6 @@ def update_service_specific_credential(ctx: CallContext, params: dict[str, Any])
 @operation("iam", "DeleteServiceSpecificCredential", resource=key_owner_resource)
 def delete_service_specific_credential(ctx: CallContext, params: dict[str, Any]) -> None:
     row = _credential(ctx, user_or_caller(ctx, params), params["ServiceSpecificCredentialId"])
-    _drop_expiration(ctx.tx, row.id)
     ctx.tx.execute(delete(t.service_specific_credentials).where(_c.id == row.id))
 
 

@@ -253,6 +253,7 @@ service_specific_credentials = Table(
     Column("password_sealed", LargeBinary, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Time, nullable=False),
+    Column("expires_at", Time, nullable=True),  # CredentialAgeDays (API keys)
     Index("ix_service_specific_credentials_user", "user_id"),
 )
 

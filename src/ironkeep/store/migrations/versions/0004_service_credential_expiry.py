@@ -1,0 +1,23 @@
+"""Service-specific credentials: an expiry date (CredentialAgeDays)
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("service_specific_credentials", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("service_specific_credentials", schema=None) as batch_op:
+        batch_op.drop_column("expires_at")
