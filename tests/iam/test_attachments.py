@@ -237,3 +237,24 @@ def test_attach_through_the_aws_cli(server, iam):
     ]
     again = server.aws("iam", "detach-user-policy", "--user-name", user, "--policy-arn", SERVICE_ROLE_POLICY)
     assert again.returncode != 0 and "NoSuchEntity" in again.stderr
+
+
+def test_concurrent_attachments_stop_at_the_quota(iam, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = unique("race")
+    iam.create_user(UserName=user)
+    arns = [new_policy(iam) for _ in range(14)]
+
+    def attach(arn: str) -> str:
+        client = server.client("iam")
+        try:
+            client.attach_user_policy(UserName=user, PolicyArn=arn)
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        outcomes = list(pool.map(attach, arns))
+    assert outcomes.count("ok") == 10 and outcomes.count("LimitExceeded") == 4
+    assert len(iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]) == 10

@@ -403,3 +403,27 @@ def test_any_document_is_accepted_or_refused_in_aws_words(iam, text):
             assert exc.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 409)
             outcomes.append(code)
     assert outcomes[0] == outcomes[1]  # one grammar for managed and inline identity policies
+
+
+def test_concurrent_versions_and_names(iam, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    arn = create(iam)["Arn"]
+    name = unique("same")
+
+    def outcome(call) -> str:
+        try:
+            call(server.client("iam"))
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    version = lambda c: c.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document()))  # noqa: E731
+    named = lambda c: c.create_policy(PolicyName=name, PolicyDocument=json.dumps(document()))  # noqa: E731
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(pool.map(outcome, [version] * 6))
+        names = list(pool.map(outcome, [named] * 4))
+    assert versions.count("ok") == 4 and versions.count("LimitExceeded") == 2
+    listed = [v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]]
+    assert sorted(listed) == ["v1", "v2", "v3", "v4", "v5"]
+    assert names.count("ok") == 1 and names.count("EntityAlreadyExists") == 3
