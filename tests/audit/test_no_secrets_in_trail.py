@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from sqlalchemy import select
 
+from ironkeep.auth.totp import code_at
 from ironkeep.services import registry
 from ironkeep.store import Store
 from ironkeep.store import schema as t
@@ -188,27 +189,66 @@ def make_secrets(server: Any) -> tuple[set[str], set[str], list[str]]:
         )
     )
 
-    # MFA seeds and QR codes, and session credentials from GetSessionToken, when the server has them
+    session_secrets(server, found, key_ids)
+    return found, key_ids, messages
+
+
+def session_secrets(server: Any, found: set[str], key_ids: set[str]) -> None:
+    """MFA seeds, QR codes and the codes typed; credentials from GetSessionToken (with MFA),
+    AssumeRole and GetFederationToken: each when the server has the operations."""
+    iam = server.client("iam")
+    name = unique("session")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    found.add(key["SecretAccessKey"])
+    key_ids.add(key["AccessKeyId"])
+    sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    mfa: dict[str, str] = {}
     if registry.find("iam", "CreateVirtualMFADevice") is not None:
         device = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("phone"))["VirtualMFADevice"]
-        found.add(device["Base32StringSeed"].decode("ascii"))
-        found.add(base64.b64encode(device["QRCodePNG"]).decode("ascii")[:60])
+        seed = device["Base32StringSeed"].decode("ascii")
+        found |= {seed, base64.b64encode(device["QRCodePNG"]).decode("ascii")[:60]}
+        now = datetime.now(UTC)
+        iam.enable_mfa_device(
+            UserName=name,
+            SerialNumber=device["SerialNumber"],
+            AuthenticationCode1=code_at(seed, now - timedelta(seconds=30)),
+            AuthenticationCode2=code_at(seed, now),
+        )
+        mfa = {
+            "SerialNumber": device["SerialNumber"],
+            "TokenCode": code_at(seed, now + timedelta(seconds=30)),
+        }
+    issued: list[dict] = []
     if registry.find("sts", "GetSessionToken") is not None:
-        name = unique("session")
-        iam.create_user(UserName=name)
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        found.add(key["SecretAccessKey"])
-        sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-        session = sts.get_session_token(DurationSeconds=900)["Credentials"]
-        found |= {session["SecretAccessKey"], session["SessionToken"]}
-        key_ids |= {key["AccessKeyId"], session["AccessKeyId"]}
+        issued.append(sts.get_session_token(DurationSeconds=900, **mfa)["Credentials"])
+    if registry.find("iam", "PutUserPolicy") is not None:
+        allow = {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:GetFederationToken"], "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName=name, PolicyName="issue", PolicyDocument=document)
+        if registry.find("sts", "AssumeRole") is not None:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            role = iam.create_role(RoleName=unique("assumed"), AssumeRolePolicyDocument=json.dumps(trust))
+            issued.append(
+                sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="trail")["Credentials"]
+            )
+        if registry.find("sts", "GetFederationToken") is not None:
+            issued.append(sts.get_federation_token(Name="trail-fed", Policy=document)["Credentials"])
+    for creds in issued:
+        found |= {creds["SecretAccessKey"], creds["SessionToken"]}
+        key_ids.add(creds["AccessKeyId"])
         server.client(
-            "sts",
-            key=session["AccessKeyId"],
-            secret=session["SecretAccessKey"],
-            token=session["SessionToken"],
+            "sts", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
         ).get_caller_identity()
-    return found, key_ids, messages
 
 
 def read_lookup_events(server: Any, since: datetime) -> list[dict]:
@@ -240,6 +280,15 @@ def test_no_secret_appears_in_any_record(own_server):
                      "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetUser", "ListUsers"):  # fmt: skip
         assert expected in names
     records = [json.loads(e["CloudTrailEvent"]) for e in events]
+    succeeded = {r["eventName"] for r in records if "errorCode" not in r}
+    for service, optional in [
+        ("iam", "CreateVirtualMFADevice"),
+        ("iam", "EnableMFADevice"),
+        ("sts", "GetSessionToken"),
+        ("sts", "AssumeRole"),
+        ("sts", "GetFederationToken"),
+    ]:
+        assert registry.find(service, optional) is None or optional in succeeded, optional
     assert any(r.get("errorCode") == "SignatureDoesNotMatch" for r in records)
     issued = [r for r in records if r["eventName"] == "AssumeRoleWithWebIdentity" and "errorCode" not in r]
     assert issued and issued[0]["responseElements"]["credentials"]["accessKeyId"].startswith("ASIA")
