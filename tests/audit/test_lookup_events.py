@@ -243,6 +243,7 @@ def test_reading_the_trail_requires_cloudtrail_lookup_events(server):
     reader = server.client("cloudtrail", key=key, secret=secret)
     with pytest.raises(ClientError) as excinfo:
         reader.lookup_events(MaxResults=1)
+    # AWS sends AccessDeniedException (a JSON-protocol service); the pipeline still says AccessDenied
     assert code(excinfo) in ("AccessDeniedException", "AccessDenied")
     assert "cloudtrail:LookupEvents" in excinfo.value.response["Error"]["Message"]
     # ...and the denied read is itself in the trail
