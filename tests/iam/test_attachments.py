@@ -219,8 +219,10 @@ def test_list_entities_for_policy(iam):
         marker = page["Marker"]
     assert seen == [*users, role]
 
-    readers = iam.list_entities_for_policy(PolicyArn=READ_ONLY, EntityFilter="User")
-    assert "PolicyUsers" in readers
+    iam.attach_user_policy(UserName=users[0], PolicyArn=READ_ONLY)
+    readers = iam.list_entities_for_policy(PolicyArn=READ_ONLY, EntityFilter="User", PathPrefix=path)
+    assert readers["PolicyUsers"] == [{"UserName": users[0], "UserId": user_ids[users[0]]}]
+    assert readers["PolicyGroups"] == [] and readers["PolicyRoles"] == []
     with pytest.raises(ClientError) as excinfo:
         iam.list_entities_for_policy(PolicyArn=arn + "-gone")
     assert error(excinfo)[0] == "NoSuchEntity"
