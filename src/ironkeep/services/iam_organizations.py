@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, insert, select
 
 from ironkeep.errors import AWSError, NoSuchEntity
 from ironkeep.services import common
 from ironkeep.services.context import CallContext
+from ironkeep.services.iam_account_settings import get_setting, put_setting
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
 
@@ -91,16 +92,10 @@ class Organization:
     delegated_administrator: str | None = None
 
 
-def _setting(tx: Connection, account_id: str, key: str) -> Any:
-    s = t.account_settings.c
-    value = tx.execute(select(s.value).where(s.account_id == account_id, s.key == key)).scalar()
-    return None if value is None else json.loads(value)
-
-
 def organization_of(tx: Connection, account_id: str) -> Organization | None:
     """The organization ``account_id`` belongs to, or None (always None until Ironkeep has
     Organizations)."""
-    value = _setting(tx, account_id, ORGANIZATION_SETTING)
+    value = get_setting(tx, account_id, ORGANIZATION_SETTING)
     if not isinstance(value, dict) or not value.get("Id") or not value.get("ManagementAccountId"):
         return None
     return Organization(
@@ -128,26 +123,15 @@ def check_root_access_caller(org: Organization | None, account_id: str, *, enabl
 
 
 def _features_answer(ctx: CallContext, org: Organization) -> dict[str, Any]:
-    enabled = _setting(ctx.tx, org.management_account_id, FEATURES_SETTING) or []
+    enabled = get_setting(ctx.tx, org.management_account_id, FEATURES_SETTING) or []
     return {"OrganizationId": org.id, "EnabledFeatures": [f for f in FEATURES if f in enabled]}
 
 
 def _set_feature(ctx: CallContext, feature: str, on: bool, *, enabling: bool) -> dict[str, Any]:
     org = check_root_access_caller(organization_of(ctx.tx, ctx.account_id), ctx.account_id, enabling=enabling)
-    current = set(_setting(ctx.tx, org.management_account_id, FEATURES_SETTING) or [])
+    current = set(get_setting(ctx.tx, org.management_account_id, FEATURES_SETTING) or [])
     wanted = current | {feature} if on else current - {feature}
-    s = t.account_settings.c
-    ctx.tx.execute(
-        delete(t.account_settings).where(s.account_id == org.management_account_id, s.key == FEATURES_SETTING)
-    )
-    ctx.tx.execute(
-        insert(t.account_settings).values(
-            account_id=org.management_account_id,
-            key=FEATURES_SETTING,
-            value=json.dumps(sorted(wanted)),
-            updated_at=ctx.now,
-        )
-    )
+    put_setting(ctx.tx, org.management_account_id, FEATURES_SETTING, sorted(wanted), ctx.now)
     return _features_answer(ctx, org)
 
 
