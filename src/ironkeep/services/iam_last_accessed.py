@@ -22,7 +22,9 @@ A report is about a user, a group, a role or a managed policy (its ``Arn``):
   ``LastAuthenticated``, as an unused service does in AWS.
 * ``ACTION_LEVEL`` adds ``TrackedActionsLastAccessed`` for the services whose actions IAM tracks
   that Ironkeep serves (:data:`TRACKED_SERVICES`): one entry per allowed action, with the newest
-  access of that action when there is one.
+  access of that action when there is one. Every allowed action is tracked, reads included
+  (CloudTrail counts them as management events); AWS's guide says its action-level data covers
+  "management actions", which it describes as creation, deletion and modification.
 
 The job completes at once: Generate resolves the entity, its policies and its entities and stores
 them in ``report_jobs`` (kind ``service-last-accessed``) in its own transaction; Get reads the
