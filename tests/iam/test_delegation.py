@@ -367,3 +367,31 @@ def test_list_delegation_requests_through_the_aws_cli(server):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["DelegationRequests"] == []
     assert customer["iam"].list_delegation_requests(MaxItems=1)["isTruncated"] is False
+
+
+def test_unfinished_requests_expire_after_seven_days(server):
+    partner, customer = account(server), account(server)
+    role, _, approver, _ = role_session(server, customer, *DELEGATION_ACTIONS)
+    template_arn = template(partner, customer["id"])
+    request_ids = [create(partner, template_arn, role["RoleName"]) for _ in range(2)]
+    for request_id in request_ids:
+        approver.associate_delegation_request(DelegationRequestId=request_id)
+    first = customer["iam"].list_delegation_requests(MaxItems=1)
+    assert first["isTruncated"] is True and len(first["DelegationRequests"]) == 1
+    rest = customer["iam"].list_delegation_requests(Marker=first["Marker"])
+    listed = [r["DelegationRequestId"] for r in first["DelegationRequests"] + rest["DelegationRequests"]]
+    assert sorted(listed) == sorted(request_ids) and rest["isTruncated"] is False
+    store = store_of(server)  # eight days without a change
+    try:
+        with store.transaction() as tx:
+            tx.execute(
+                update(t.delegation_requests)
+                .where(t.delegation_requests.c.id == request_ids[0])
+                .values(updated_at=datetime.now(UTC) - timedelta(days=8))
+            )
+    finally:
+        store.engine.dispose()
+    expired = get(approver, request_ids[0])
+    assert expired["State"] == "EXPIRED" and expired["ExpirationTime"] < datetime.now(UTC)
+    refused("InvalidInput", approver.accept_delegation_request, DelegationRequestId=request_ids[0])
+    assert get(approver, request_ids[1])["State"] == "ASSIGNED"
