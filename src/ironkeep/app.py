@@ -82,6 +82,13 @@ class _Call:
             )
         return 200, render_response(self.service, self.operation, output, self.request_id), _XML_HEADERS
 
+    def wire_error(self, error: AWSError) -> AWSError:
+        """The error as this protocol's services name it: JSON services say AccessDeniedException."""
+        if self.json and error.code == "AccessDenied":
+            message = error.message.replace(" on resource: *", "")
+            return AWSError(message, code="AccessDeniedException", status=400)
+        return error
+
     def render_error(self, error: AWSError) -> tuple[int, bytes, dict[str, str]]:
         if self.json:
             status, body, headers = render_json_error(self.service, error, self.request_id)
@@ -115,7 +122,8 @@ class Pipeline:
         call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
         try:
             return self._run(raw, call)
-        except AWSError as error:
+        except AWSError as raised:
+            error = call.wire_error(raised)
             self._audit_failure(raw, call, error)
             return call.render_error(error)
         except Exception:

@@ -37,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.set_defaults(func=_serve)
 
     from ironkeep.admin_cli import add_commands
+    from ironkeep.audit_export import build_parser as add_audit_commands
 
     add_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 

@@ -33,6 +33,7 @@ class Settings:
     log_level: str
     audit: bool = True
     workload_credential_seconds: int = 3600
+    audit_retention_days: int = 90
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,6 +45,15 @@ def _pick(flag: Any, env: Mapping[str, str], name: str, default: Any = None) -> 
         return flag
     value = env.get(f"IRONKEEP_{name}")
     return value if value not in (None, "") else default
+
+
+def _retention(env: Mapping[str, str]) -> int:
+    from ironkeep.services.audit_retention import RetentionSettingError, retention_days
+
+    try:
+        return retention_days(env)
+    except RetentionSettingError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _seconds(value: Any) -> int:
@@ -96,5 +106,6 @@ def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Set
         database_schema=_pick(None, env, "DATABASE_SCHEMA", None),
         log_level=str(_pick(None, env, "LOG_LEVEL", "info")),
         audit=str(_pick(None, env, "AUDIT", "on")).lower() not in ("off", "false", "0", "no"),
+        audit_retention_days=_retention(env),
         workload_credential_seconds=_seconds(_pick(None, env, "WORKLOAD_CREDENTIAL_SECONDS", 3600)),
     )

@@ -36,6 +36,9 @@ def build(settings: Settings) -> tuple[Any, Any]:
     for service in ("iam", "sts"):
         prepare(service)
     principals = Principals(store, box)
+    from ironkeep.services.cloudtrail_lookup import derive_token_key
+
+    principals.lookup_token_key = derive_token_key(master_key)
     pipeline = Pipeline(store, principals, audit=settings.audit, default_account=account_id)
     from ironkeep.workload_http import WorkloadEndpoints
 
@@ -56,11 +59,15 @@ def serve(args: Any) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     app, pipeline = build(settings)
+    from ironkeep.services.audit_retention import Pruner
+
+    pruner = Pruner(pipeline.store, settings.audit_retention_days).start()
     print(f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}", flush=True)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
     )
     _GracefulServer(config).run()
+    pruner.stop()
     if pipeline.audit_writer is not None:
         pipeline.audit_writer.flush()
     print("ironkeep: stopped", flush=True)

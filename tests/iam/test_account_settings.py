@@ -202,3 +202,10 @@ def test_statement_summaries():
         "Denies every action except iam:* on any resource except arn:aws:s3:::keep/*.",
         "Allows every action on any resource.",
     ]
+
+
+def test_account_summary_reports_the_sts_token_version(iam):
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1

@@ -158,7 +158,7 @@ class AuditWriter:
         self.store = store
         self.batch = batch
         self.linger = linger
-        self._queue: queue.Queue[Callable[[], dict[str, Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[Callable[[], dict[str, Any]] | threading.Event] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="ironkeep-audit", daemon=True)
         self._thread.start()
 
@@ -167,26 +167,29 @@ class AuditWriter:
         self._queue.put(make_record)
 
     def flush(self, timeout: float = 10.0) -> None:
+        """Return once every record submitted before this call is committed."""
         done = threading.Event()
-        self._queue.put(lambda: done.set() or {})  # type: ignore[func-returns-value]
+        self._queue.put(done)
         done.wait(timeout)
 
     def _loop(self) -> None:
         while True:
-            item = self._queue.get()
-            items = [item]
-            time.sleep(self.linger)  # let a batch gather: one commit for many records
+            items = [self._queue.get()]
+            if not isinstance(items[0], threading.Event):
+                time.sleep(self.linger)  # let a batch gather: one commit for many records
             while len(items) < self.batch:
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             records = []
-            for make in items:
-                if make is None:
+            waiting = []
+            for item in items:
+                if isinstance(item, threading.Event):
+                    waiting.append(item)
                     continue
                 try:
-                    record = make()
+                    record = item()
                 except Exception:
                     log.exception("could not build an audit record")
                     continue
@@ -198,3 +201,5 @@ class AuditWriter:
                         write_many(tx, records)
                 except Exception:
                     log.exception("could not write %d audit records", len(records))
+            for event in waiting:  # only now: the records before each flush are committed
+                event.set()

@@ -134,10 +134,7 @@ def _reader(ctx: CallContext) -> Iterator[Connection]:
 def lookup_events(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     writer = getattr(ctx.services, "audit_writer", None)
     if writer is not None:
-        # AuditWriter.flush() returns once its marker is reached, which can be before the batch
-        # holding the marker is committed; a second marker is only reached after that commit.
-        writer.flush()
-        writer.flush()
+        writer.flush()  # returns once every record submitted before it is committed
     key = token_key(ctx.services)
     with _reader(ctx) as tx:
         return lookup(tx, ctx.account_id, params, key)

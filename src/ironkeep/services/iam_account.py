@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from ironkeep.model import PasswordPolicy, limits
 from ironkeep.services import common
 from ironkeep.services.context import CallContext
+from ironkeep.services.iam_account_settings import global_endpoint_token_version
 from ironkeep.services.registry import operation
 from ironkeep.store import accounts
 from ironkeep.store import schema as t
@@ -24,7 +25,6 @@ from ironkeep.store import schema as t
 SERVER_CERTIFICATES_PER_ACCOUNT = 20
 POLICY_VERSIONS_IN_USE_PER_ACCOUNT = 10000
 # STS global endpoint tokens: version 1 (valid only in regions enabled by default), IAM's default.
-GLOBAL_ENDPOINT_TOKEN_VERSION = 1
 
 _POLICY_MEMBERS = {
     "MinimumPasswordLength": "minimum_password_length",
@@ -126,7 +126,7 @@ def get_account_summary(ctx: CallContext, params: dict[str, Any]) -> dict[str, A
         **accounts.usage(ctx.tx, ctx.account_id),
         **_credential_usage(ctx),
         **_quotas(),
-        "GlobalEndpointTokenVersion": GLOBAL_ENDPOINT_TOKEN_VERSION,
+        "GlobalEndpointTokenVersion": global_endpoint_token_version(ctx.tx, ctx.account_id),
     }
     return {"SummaryMap": dict(sorted(summary.items()))}
 

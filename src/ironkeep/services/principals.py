@@ -54,6 +54,7 @@ class Principals:
         self._key_use: dict[str, tuple[datetime | None, str | None, str | None]] = {}
         self.session_keys = SessionKeys(box)
         self.audit_writer: Any = None  # set by the pipeline: services.audit_trail.AuditWriter or None
+        self.lookup_token_key: bytes | None = None  # set by the server: LookupEvents' NextToken key
 
     # -- authentication -------------------------------------------------------------------------
 
