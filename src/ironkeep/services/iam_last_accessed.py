@@ -322,11 +322,10 @@ def usage(tx: Connection, account_id: str, entities: Sequence[dict[str, str]], u
 @contextmanager
 def trail_reader(ctx: CallContext) -> Iterator[Connection]:
     """A read transaction that sees every audit record submitted so far: the batch writer is
-    flushed (twice: a marker is reached before its batch commits) and, unless the store is one
+    flushed and, unless the store is one
     shared connection, a fresh transaction is opened (the call's own took its snapshot earlier)."""
     writer = getattr(ctx.services, "audit_writer", None)
     if writer is not None:
-        writer.flush()
         writer.flush()
     store = getattr(ctx.services, "store", None)
     if store is None or isinstance(store.engine.pool, StaticPool):
