@@ -238,9 +238,13 @@ def test_delegation_request_owner_account_and_permissions(server):
     request_id = create(
         partner, template(partner, customer["id"]), role["RoleName"], OwnerAccountId=customer["id"]
     )
-    with pytest.raises(ClientError) as elsewhere:
-        stranger["iam"].associate_delegation_request(DelegationRequestId=request_id)
-    assert error_code(elsewhere) == "NoSuchEntity"
+    refused(
+        "NoSuchEntity",
+        stranger["iam"].associate_delegation_request,
+        stranger["iam"].accept_delegation_request,
+        DelegationRequestId=request_id,
+    )
+    refused("InvalidInput", approver.accept_delegation_request, DelegationRequestId=request_id)
     _, _, powerless = make_user(server, customer["iam"])
     refused(
         "AccessDenied",

@@ -142,9 +142,10 @@ def _visible_row(ctx: CallContext, request_id: str, *, lock: bool = False) -> Ro
 
 
 def _owner_account_row(ctx: CallContext, request_id: str) -> Row[Any]:
-    """The request for a call only its owner account may make (Accept, Reject, Send, Update)."""
+    """The request for a call only its owner account may make (Accept, Reject, Send, Update); one
+    not yet associated is left to the state machine (InvalidInput)."""
     row = _visible_row(ctx, request_id, lock=True)
-    if row.owner_account_id != ctx.account_id or _owner_id(row) is None:
+    if row.owner_account_id not in (None, ctx.account_id):
         raise _not_found(request_id)
     return row
 
