@@ -246,7 +246,7 @@ def test_get_web_identity_token_for_a_role_session(server, issuer_http):
     claims = verify(issuer_http, acct["issuer"], out["WebIdentityToken"], "aud-two")
     assert claims["sub"] == role["Arn"]  # the role, not the session
     assert claims["aud"] == audiences
-    assert claims[NAMESPACE]["role_session_name"] == "jobs"
+    assert claims[NAMESPACE] == {"aws_account": acct["id"], "source_region": "us-east-1"}
     assert claims["exp"] - claims["iat"] == 600
     with pytest.raises(ClientError) as longer:
         sts.get_web_identity_token(Audience=["a"], SigningAlgorithm="RS256", DurationSeconds=3600)

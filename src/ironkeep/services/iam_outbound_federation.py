@@ -192,7 +192,7 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(ALGORITHMS),
-        "claims_supported": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "https://sts.amazonaws.com/"],
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "jti", "https://sts.amazonaws.com/"],
     }
 
 

@@ -5,10 +5,10 @@ the encoded authorization message of an AccessDenied (read back by DecodeAuthori
 GetWebIdentityToken signs a JWT with the caller's account issuer
 (:mod:`ironkeep.services.iam_outbound_federation`) with AWS's documented claims: ``iss``, ``sub``
 (the IAM user's ARN, the role's ARN for a role session, the root ARN), ``aud`` (a string for one
-audience, else a list), ``iat``, ``nbf``, ``exp``, ``jti``, and under ``https://sts.amazonaws.com/``
-``aws_account``, ``source_region``, ``principal_id``, ``principal_tags`` (the principal's tags, session
-tags winning), ``request_tags`` (the request's Tags) and, for a role session, ``role_session_name``
-and ``source_identity``. It is authorized as ``sts:GetWebIdentityToken`` with the condition keys
+audience, else a list), ``iat``, ``exp``, ``jti``, and under ``https://sts.amazonaws.com/``
+``aws_account``, ``source_region``, ``principal_tags`` (the principal's tags, session tags winning)
+and ``request_tags`` (the request's Tags); AWS's Organizations and compute claims (``org_id``,
+``ou_path``, ``lambda_source_function_arn``, ...) have no source in Ironkeep. It is authorized as ``sts:GetWebIdentityToken`` with the condition keys
 ``sts:IdentityTokenAudience`` (multivalued), ``sts:DurationSeconds``, ``sts:SigningAlgorithm``,
 ``aws:RequestTag/*`` and ``aws:TagKeys``. A token may not outlive the calling session
 (SessionDurationEscalationException); the claim set is limited to :data:`MAX_PAYLOAD_BYTES` of JSON
@@ -73,27 +73,17 @@ def web_identity_claims(
 ) -> dict[str, Any]:
     caller = ctx.caller
     now = int(ctx.now.timestamp())
-    aws: dict[str, Any] = {
-        "aws_account": caller.account_id,
-        "source_region": ctx.region,
-        "principal_id": caller.principal_id,
-    }
+    aws: dict[str, Any] = {"aws_account": caller.account_id, "source_region": ctx.region}
     principal_tags = dict(ctx.services.principal_policies(ctx.tx, caller).tags)
     if principal_tags:
         aws["principal_tags"] = principal_tags
     if tags:
         aws["request_tags"] = dict(tags)
-    session = caller.session
-    if session is not None and session.kind is SessionKind.ASSUMED_ROLE:
-        aws["role_session_name"] = session.session_name
-        if session.source_identity:
-            aws["source_identity"] = session.source_identity
     return {
         "iss": issuer,
         "sub": _subject(ctx),
         "aud": audiences[0] if len(audiences) == 1 else audiences,
         "iat": now,
-        "nbf": now,
         "exp": now + seconds,
         "jti": str(uuid.uuid4()),
         CLAIMS_NAMESPACE: aws,
