@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sts"))
@@ -399,3 +401,38 @@ def test_unfinished_requests_expire_after_seven_days(server):
     assert expired["State"] == "EXPIRED" and expired["ExpirationTime"] < datetime.now(UTC)
     refused("InvalidInput", approver.accept_delegation_request, DelegationRequestId=request_ids[0])
     assert get(approver, request_ids[1])["State"] == "ASSIGNED"
+
+
+_PARTNERS: dict[str, tuple[dict[str, Any], str]] = {}
+_PRINTABLE = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=60)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(role_name=_PRINTABLE, regions=st.lists(_PRINTABLE, min_size=1, max_size=3))
+def test_any_template_parameters_fill_the_template_or_are_invalid_input(server, role_name, regions):
+    """The partner's parameters are untrusted: a value fills its placeholder exactly (JSON-escaped),
+    or the request is InvalidInput when the result is no valid policy; nothing else."""
+    if server.backend not in _PARTNERS:
+        partner = account(server)
+        _PARTNERS[server.backend] = (partner, template(partner, "111122223333"))
+    partner, template_arn = _PARTNERS[server.backend]
+    try:
+        request_id = partner["iam"].create_delegation_request(
+            Description="d",
+            Permissions={
+                "PolicyTemplateArn": template_arn,
+                "Parameters": [
+                    {"Name": "RoleName", "Values": [role_name], "Type": "string"},
+                    {"Name": "Regions", "Values": regions, "Type": "stringList"},
+                ],
+            },
+            RequestorWorkflowId=f"wf-{uuid.uuid4().hex}",
+            NotificationChannel="arn:aws:sns:us-east-1:111122223333:topic",
+            SessionDuration=900,
+        )["DelegationRequestId"]
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "InvalidInput"
+        return
+    statement = json.loads(get(partner["iam"], request_id)["PermissionPolicy"])["Statement"][0]
+    assert statement["Resource"] == f"arn:aws:iam::111122223333:role/{role_name}"
+    assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == regions
