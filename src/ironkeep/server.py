@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -46,7 +47,9 @@ def build(settings: Settings) -> tuple[Any, Any]:
     workload_routes = WorkloadEndpoints(
         store, principals, imds_key, settings.workload_credential_seconds
     ).routes()
-    return build_app(pipeline, workload_routes), pipeline
+    from ironkeep.oidc_issuer_http import routes as oidc_routes
+
+    return build_app(pipeline, workload_routes + oidc_routes(store)), pipeline
 
 
 def serve(args: Any) -> int:
@@ -58,6 +61,8 @@ def serve(args: Any) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # the URL outbound web identity tokens name as their issuer (IRONKEEP_PUBLIC_URL overrides it)
+    os.environ.setdefault("IRONKEEP_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
     app, pipeline = build(settings)
     from ironkeep.services.audit_retention import Pruner
 

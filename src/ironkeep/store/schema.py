@@ -382,8 +382,8 @@ delegation_requests = Table(
     "delegation_requests",
     metadata,
     Column("id", String(128), primary_key=True),
-    Column("account_id", String(12), nullable=False),  # the account the request is addressed to
-    Column("owner_account_id", String(12), nullable=True),
+    Column("account_id", String(12), nullable=False),  # the requestor's account
+    Column("owner_account_id", String(12), nullable=True),  # the owner's, once associated
     Column("status", String(32), nullable=False),
     Column("payload", Text, nullable=False),  # JSON: the request's fields as AWS names them
     Column("created_at", Time, nullable=False),
