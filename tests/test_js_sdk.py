@@ -145,11 +145,6 @@ def test_js_sdk_scenario(scenario: dict[str, Any], server: Server) -> None:
     assert result["mfaSerial"] not in serials
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Query (XML) answers lack the x-amzn-RequestId header that IAM and STS send and that the "
-    "JS SDK v3 reads $metadata.requestId from (the id is only in the XML body)",
-)
 def test_js_sdk_reads_request_ids(scenario: dict[str, Any]) -> None:
     ids = scenario["requestIds"]
     assert ids["success"] and ids["error"]

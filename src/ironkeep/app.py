@@ -40,7 +40,6 @@ log = logging.getLogger("ironkeep")
 
 SERVICES = frozenset({"iam", "sts", "cloudtrail"})
 JSON_SERVICES = frozenset({"cloudtrail"})  # AWS JSON 1.1, X-Amz-Target
-_XML_HEADERS = {"content-type": "text/xml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,8 @@ class _Call:
                 body,
                 {"content-type": json_content_type(self.service), "x-amzn-requestid": self.request_id},
             )
-        return 200, render_response(self.service, self.operation, output, self.request_id), _XML_HEADERS
+        body = render_response(self.service, self.operation, output, self.request_id)
+        return 200, body, self._xml_headers()
 
     def wire_error(self, error: AWSError) -> AWSError:
         """The error as this protocol's services name it: JSON services say AccessDeniedException."""
@@ -94,7 +94,11 @@ class _Call:
             status, body, headers = render_json_error(self.service, error, self.request_id)
             return status, body, headers
         status, body = render_error(self.service, error, self.request_id)
-        return status, body, _XML_HEADERS
+        return status, body, self._xml_headers()
+
+    def _xml_headers(self) -> dict[str, str]:
+        # IAM and STS send the request id as a header too; SDKs such as JavaScript v3 read it there
+        return {"content-type": "text/xml", "x-amzn-requestid": self.request_id}
 
 
 class Pipeline:
