@@ -22,8 +22,15 @@ from starlette.routing import Route
 
 from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
-from ironkeep.errors import AWSError, InternalFailure
-from ironkeep.protocol import InvalidAction, decode_form, decode_query, render_error, render_response
+from ironkeep.errors import AWSError, InternalFailure, ValidationError
+from ironkeep.protocol import (
+    InvalidAction,
+    decode_form,
+    decode_query,
+    render_error,
+    render_response,
+    validation_message,
+)
 from ironkeep.protocol.json_protocol import (
     UnknownOperationException,
     decode_json_request,
@@ -118,9 +125,27 @@ class Pipeline:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.audit = audit
         self.default_account = default_account
+        self.inline_reads = getattr(store, "dialect", "") == "sqlite"
         self.audit_writer = audit_trail.AuditWriter(store) if audit else None
         # handlers reach long-lived services through ctx.services (e.g. LookupEvents flushes the writer)
         principals.audit_writer = self.audit_writer
+
+    def runs_inline(self, raw: RawRequest) -> bool:
+        """Whether to run a request on the event loop rather than in the thread pool: reads on the
+        embedded SQLite store, which take no lock and wait for nothing (a thread hop costs more
+        than the whole read); everything else, and every PostgreSQL call, goes to the pool."""
+        if not self.inline_reads or raw.target:
+            return False
+        action = _action_of(raw)
+        if action is None:
+            return False
+        op = registry.find("iam", action) or registry.find("sts", action)
+        return (
+            op is not None
+            and op.read_only
+            and op.name.startswith(("Get", "List"))
+            and op.name not in _WAITS_FOR_TRAIL
+        )
 
     def handle(self, raw: RawRequest) -> tuple[int, bytes, dict[str, str]]:
         call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
@@ -166,6 +191,7 @@ class Pipeline:
                 decoded = decode_json_request(call.service, raw.target, raw.body)
             else:
                 decoded = decode_query(call.service, params)
+            _refuse_nul(decoded[1])
             call.operation, call.params = decoded
             op = registry.find(call.service, decoded[0])
             if op is None:
@@ -203,6 +229,7 @@ class Pipeline:
         """AssumeRoleWithSAML and AssumeRoleWithWebIdentity: the assertion or token is the credential,
         checked by the handler against the role's trust policy; nothing else runs unsigned."""
         operation_name, inputs = decode_query("sts", params)
+        _refuse_nul(inputs)
         call.params = inputs
         op = registry.find("sts", operation_name)
         if op is None or op.authorize:
@@ -272,6 +299,47 @@ def _version(service: str) -> str:
     return api_version(service)
 
 
+def _refuse_nul(inputs: dict[str, Any]) -> None:
+    """A NUL character in any decoded input is a ValidationError, whatever the store.
+
+    The models' patterns refuse it in most members already; the others (ARNs, descriptions,
+    tokens) would reach the store, and PostgreSQL's text cannot hold U+0000 at all. No IAM, STS or
+    CloudTrail value needs it, so both stores answer alike. The value is left out of the message.
+    """
+    paths = list(_nul_paths(inputs, ""))
+    if paths:
+        rule = "failed to satisfy constraint: Member must not contain null characters"
+        raise ValidationError(validation_message([f"Value at '{path}' {rule}" for path in paths]))
+
+
+def _nul_paths(value: Any, path: str) -> Iterable[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            child = f"{path}.{name[:1].lower()}{name[1:]}" if path else name[:1].lower() + name[1:]
+            if "\x00" in name:
+                yield path or child
+            yield from _nul_paths(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value, 1):
+            yield from _nul_paths(item, f"{path}.{index}.member")
+
+
+# reads that wait for the audit writer: never on the event loop
+_WAITS_FOR_TRAIL = frozenset({"GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities"})
+
+
+def _action_of(raw: RawRequest) -> str | None:
+    if raw.method == "POST" and raw.body:
+        return decode_form(raw.body).get("Action")
+    if raw.query_string:
+        return decode_form(raw.query_string).get("Action")
+    return None
+
+
 def _params(raw: RawRequest) -> dict[str, str]:
     params: dict[str, str] = {}
     if raw.body and raw.method == "POST":
@@ -297,7 +365,10 @@ def build_app(pipeline: Pipeline, extra_routes: list[Route] | None = None) -> St
             secure=request.url.scheme == "https",
             target=request.headers.get("x-amz-target", ""),
         )
-        status, payload, headers = await run_in_threadpool(pipeline.handle, raw)
+        if pipeline.runs_inline(raw):
+            status, payload, headers = pipeline.handle(raw)
+        else:
+            status, payload, headers = await run_in_threadpool(pipeline.handle, raw)
         return Response(payload, status_code=status, headers=headers)
 
     return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"]), *(extra_routes or [])])
