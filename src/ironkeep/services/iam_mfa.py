@@ -29,6 +29,7 @@ from ironkeep.store import mfa_devices, rows, users
 from ironkeep.store import schema as t
 
 TAG_KIND = "mfa"
+SERIAL_NUMBER_MAX = 256  # the model's serialNumberType: every call naming a device takes at most this
 
 _d = t.mfa_devices.c
 
@@ -94,6 +95,12 @@ def create_virtual_mfa_device(ctx: CallContext, params: dict[str, Any]) -> dict[
     name = params["VirtualMFADeviceName"]
     path = check_path(params.get("Path"))
     tags = common.check_tags(params.get("Tags", []))
+    serial = mfa_arn(ctx.account_id, path, name)
+    if len(serial) > SERIAL_NUMBER_MAX:  # no other call could name the device
+        raise common.InvalidInput(
+            f"VirtualMFADeviceName and Path make a serial number of {len(serial)} characters;"
+            f" at most {SERIAL_NUMBER_MAX} are allowed."
+        )
     rows.lock_row(ctx.tx, t.accounts, ctx.account_id)
     count = ctx.tx.execute(
         select(func.count()).select_from(t.mfa_devices).where(_d.account_id == ctx.account_id)
@@ -103,7 +110,6 @@ def create_virtual_mfa_device(ctx: CallContext, params: dict[str, Any]) -> dict[
             f"Cannot exceed quota for VirtualMFADevicesPerAccount: {limits.USERS_PER_ACCOUNT}"
         )
     seed = totp.new_seed()
-    serial = mfa_arn(ctx.account_id, path, name)
     device = mfa_devices.create_virtual(
         ctx.tx, ctx.account_id, name, path, seal_seed(ctx.services.box, serial, seed), ctx.now
     )
