@@ -1,7 +1,8 @@
 """API benchmark: signed requests per second and p50/p99 latency against a real ``ironkeep serve``.
 
 Scenarios: GetUser (an IAM user with a policy, so authentication and authorization both run),
-ListUsers over 1,000 users, CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside
+ListUsers over 1,000 users, STS AssumeRole and GetCallerIdentity made with session credentials,
+CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside
 them, in the same run, a hello-world ASGI app served the same way (uvicorn, one process): the
 ceiling. Requests are SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client
 measures the server, not its own signing.
@@ -34,19 +35,31 @@ import loadgen  # noqa: E402
 from serverproc import Server, drop_schema, free_port, start_server  # noqa: E402
 
 ADMIN_POLICY = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["iam:*", "sts:AssumeRole"], "Resource": "*"}],
+    }
 )
 
 
-def signed(endpoint: str, key: str, secret: str, params: dict[str, str]) -> bytes:
-    body = urlencode({"Version": "2010-05-08", **params})
+def signed(
+    endpoint: str,
+    key: str,
+    secret: str,
+    params: dict[str, str],
+    *,
+    service: str = "iam",
+    token: str | None = None,
+) -> bytes:
+    version = "2011-06-15" if service == "sts" else "2010-05-08"
+    body = urlencode({"Version": version, **params})
     request = AWSRequest(
         method="POST",
         url=endpoint + "/",
         data=body,
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
     )
-    SigV4Auth(Credentials(key, secret), "iam", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(key, secret, token), service, "us-east-1").add_auth(request)
     host = endpoint.split("://", 1)[1]
     lines = ["POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in request.headers.items() if name.lower() not in ("host",)]
@@ -75,14 +88,21 @@ def start_hello() -> tuple[subprocess.Popen, int]:
     raise RuntimeError("hello app did not start")
 
 
-def setup(server: Server, users: int) -> tuple[str, str]:
+def setup(server: Server, users: int) -> tuple[str, str, str]:
+    """A user allowed IAM and sts:AssumeRole, a role it may assume, ``users`` users to list."""
     iam = server.client("iam")
-    iam.create_user(UserName="bench")
+    user = iam.create_user(UserName="bench")["User"]
     iam.put_user_policy(UserName="bench", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
     key = iam.create_access_key(UserName="bench")["AccessKey"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName="bench-role", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
     for i in range(users):
         iam.create_user(UserName=f"user{i:05d}", Path="/bench/")
-    return key["AccessKeyId"], key["SecretAccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"], role["Arn"]
 
 
 def row(name: str, conc: int, result: loadgen.Result) -> dict:
@@ -117,8 +137,27 @@ def main() -> None:
     hello, hello_port = start_hello()
     rows = []
     try:
-        key, secret = setup(server, args.users)
+        key, secret, role_arn = setup(server, args.users)
         port = int(server.endpoint.rsplit(":", 1)[1])
+        assume = signed(
+            server.endpoint,
+            key,
+            secret,
+            {"Action": "AssumeRole", "RoleArn": role_arn, "RoleSessionName": "bench"},
+            service="sts",
+        )
+        sts = server.client("sts", key=key, secret=secret)
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench", DurationSeconds=3600)[
+            "Credentials"
+        ]
+        whoami = signed(
+            server.endpoint,
+            creds["AccessKeyId"],
+            creds["SecretAccessKey"],
+            {"Action": "GetCallerIdentity"},
+            service="sts",
+            token=creds["SessionToken"],
+        )
         get_user = signed(server.endpoint, key, secret, {"Action": "GetUser", "UserName": "user00042"})
         list_users = signed(server.endpoint, key, secret, {"Action": "ListUsers", "MaxItems": "1000"})
         for conc in levels:
@@ -138,6 +177,16 @@ def main() -> None:
                     "ListUsers (1,000 users)",
                     conc,
                     loadgen.run("127.0.0.1", port, [[list_users]] * conc, args.seconds),
+                )
+            )
+            rows.append(
+                row("STS AssumeRole", conc, loadgen.run("127.0.0.1", port, [[assume]] * conc, args.seconds))
+            )
+            rows.append(
+                row(
+                    "STS GetCallerIdentity (session credentials)",
+                    conc,
+                    loadgen.run("127.0.0.1", port, [[whoami]] * conc, args.seconds),
                 )
             )
             pairs_per_conn = 400
