@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection
 
 from ironkeep.errors import AWSError, LimitExceeded, MalformedPolicyDocument, ValidationError
-from ironkeep.model import limits
+from ironkeep.model import Tag, limits
 from ironkeep.policy import parse_policy
-from ironkeep.store import schema
+from ironkeep.store import tags as store_tags
 
 T = TypeVar("T")
 
@@ -101,60 +101,21 @@ def check_tags(tags: Iterable[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def put_tags(tx: Connection, kind: str, resource_id: str, tags: Iterable[dict[str, str]]) -> None:
-    tags = check_tags(tags)
-    existing = {
-        row.key_lower
-        for row in tx.execute(select(schema.tags.c.key_lower).where(*_tag_where(kind, resource_id)))
-    }
-    for tag in tags:
-        lower = tag["Key"].lower()
-        if lower in existing:
-            tx.execute(
-                update(schema.tags)
-                .where(*_tag_where(kind, resource_id), schema.tags.c.key_lower == lower)
-                .values(key=tag["Key"], value=tag["Value"])
-            )
-        else:
-            tx.execute(
-                insert(schema.tags).values(
-                    resource_kind=kind,
-                    resource_id=resource_id,
-                    key_lower=lower,
-                    key=tag["Key"],
-                    value=tag["Value"],
-                )
-            )
-            existing.add(lower)
-    if len(existing) > limits.TAGS_PER_ENTITY:
-        raise LimitExceeded(f"The number of tags has reached the maximum limit of {limits.TAGS_PER_ENTITY}.")
+    """TagUser (role, ...) with the request's ``Tags`` members: :func:`ironkeep.store.tags.put`."""
+    store_tags.put(tx, kind, resource_id, [Tag(tag["Key"], tag.get("Value", "")) for tag in tags])
 
 
 def remove_tags(tx: Connection, kind: str, resource_id: str, keys: Iterable[str]) -> None:
-    lowered = [k.lower() for k in keys]
-    if lowered:
-        tx.execute(
-            delete(schema.tags).where(*_tag_where(kind, resource_id), schema.tags.c.key_lower.in_(lowered))
-        )
-
-
-_GET_TAGS = (
-    select(schema.tags.c.key, schema.tags.c.value)
-    .where(schema.tags.c.resource_kind == bindparam("kind"), schema.tags.c.resource_id == bindparam("rid"))
-    .order_by(schema.tags.c.key_lower)
-)
+    store_tags.remove(tx, kind, resource_id, keys)
 
 
 def get_tags(tx: Connection, kind: str, resource_id: str) -> list[dict[str, str]]:
-    rows = tx.execute(_GET_TAGS, {"kind": kind, "rid": resource_id})
-    return [{"Key": row.key, "Value": row.value} for row in rows]
+    """A resource's tags as IAM's ``Tags`` members, by key regardless of case."""
+    return [{"Key": tag.key, "Value": tag.value} for tag in store_tags.all_of(tx, kind, resource_id)]
 
 
 def drop_tags(tx: Connection, kind: str, resource_id: str) -> None:
-    tx.execute(delete(schema.tags).where(*_tag_where(kind, resource_id)))
-
-
-def _tag_where(kind: str, resource_id: str) -> tuple[Any, ...]:
-    return (schema.tags.c.resource_kind == kind, schema.tags.c.resource_id == resource_id)
+    store_tags.drop(tx, kind, resource_id)
 
 
 def utc(value: datetime | None) -> datetime | None:

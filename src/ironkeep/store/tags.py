@@ -10,7 +10,7 @@ import builtins
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 
@@ -63,11 +63,29 @@ def remove(tx: Connection, kind: str, resource_id: str, keys: Iterable[str]) -> 
         tx.execute(sql_delete(t.tags).where(*_of(kind, resource_id), _t.key_lower.in_(lowered)))
 
 
-def all_of(tx: Connection, kind: str, resource_id: str) -> builtins.list[Tag]:
-    query = (
-        select(_t.key, _t.value).where(*_of(kind, resource_id)).order_by(dialect.sortable(tx, _t.key_lower))
+def _all_of_statement(ordered_by: Any) -> Any:
+    return (
+        select(_t.key, _t.value)
+        .where(_t.resource_kind == bindparam("kind"), _t.resource_id == bindparam("rid"))
+        .order_by(ordered_by)
     )
-    return [Tag(row.key, row.value) for row in tx.execute(query)]
+
+
+# Built once (bind parameters): reading the tags is on GetUser's hot path. By code point on both
+# stores (PostgreSQL's collation could otherwise differ): the plain column on SQLite, COLLATE "C"
+# on PostgreSQL.
+_ALL_OF = {
+    "sqlite": _all_of_statement(_t.key_lower),
+    "postgresql": _all_of_statement(_t.key_lower.collate("C")),
+}
+
+
+def all_of(tx: Connection, kind: str, resource_id: str) -> builtins.list[Tag]:
+    """Every tag of a resource, by key regardless of case."""
+    query = _ALL_OF.get(tx.dialect.name)
+    if query is None:
+        query = _all_of_statement(dialect.sortable(tx, _t.key_lower))
+    return [Tag(row.key, row.value) for row in tx.execute(query, {"kind": kind, "rid": resource_id})]
 
 
 def list(
