@@ -11,7 +11,7 @@ import pytest
 
 from conftest_store import NOW
 from ironkeep.errors import EntityAlreadyExists, NoSuchEntity
-from ironkeep.store import accounts, groups, instance_profiles, policies, roles, users
+from ironkeep.store import accounts, groups, policies, roles, users
 
 TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
 DOC = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
@@ -21,16 +21,12 @@ CREATORS: dict[str, Callable[..., Any]] = {
     "user": lambda tx, acct, name, n: users.create(tx, acct, name, "/", f"AIDA{n:017d}", NOW),
     "group": lambda tx, acct, name, n: groups.create(tx, acct, name, "/", f"AGPA{n:017d}", NOW),
     "role": lambda tx, acct, name, n: roles.create(tx, acct, name, "/", f"AROA{n:017d}", TRUST, NOW),
-    "instance-profile": lambda tx, acct, name, n: instance_profiles.create(
-        tx, acct, name, "/", f"AIPA{n:017d}", NOW
-    ),
     "policy": lambda tx, acct, name, n: policies.create(tx, acct, name, "/", f"ANPA{n:017d}", DOC, NOW),
 }
 MESSAGES = {
     "user": "User with name Deploy already exists.",
     "group": "Group with name Deploy already exists.",
     "role": "Role with name Deploy already exists.",
-    "instance-profile": "Instance Profile Deploy already exists.",
     "policy": "A policy called Deploy already exists. Duplicate names are not allowed.",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from conftest_store import NOW
 from ironkeep.errors import DeleteConflict, LimitExceeded, NoSuchEntity
@@ -14,7 +14,6 @@ from ironkeep.store import (
     attachments,
     groups,
     inline_policies,
-    instance_profiles,
     login_profiles,
     policies,
     roles,
@@ -185,7 +184,7 @@ def test_deleting_a_user_needs_everything_removed_first_in_iams_order(store, acc
         assert users.get(tx, account, "alice") is None
 
 
-def test_roles_and_instance_profiles(store, account) -> None:
+def test_roles_and_the_instance_profiles_holding_them(store, account) -> None:
     with store.transaction() as tx:
         role = roles.create(
             tx, account, "Web", "/app/", "AROA00000000000000001", TRUST, NOW, description="web"
@@ -201,18 +200,26 @@ def test_roles_and_instance_profiles(store, account) -> None:
         assert roles.update_assume_role_policy(tx, role, DOC).assume_role_policy == DOC
         roles.note_used(tx, role.id, NOW, "eu-west-1")
         assert roles.require(tx, account, "web").last_used_region == "eu-west-1"
-        profile = instance_profiles.create(tx, account, "WebProfile", "/", "AIPA00000000000000001", NOW)
-        instance_profiles.add_role(tx, profile, role)
-        other = roles.create(tx, account, "Other", "/", "AROA00000000000000002", TRUST, NOW)
-        with pytest.raises(LimitExceeded, match="InstanceSessionsPerInstanceProfile: 1"):
-            instance_profiles.add_role(tx, profile, other)
-        assert [r.name for r in instance_profiles.require(tx, account, "webprofile").roles] == ["Web"]
-        assert [p.name for p in instance_profiles.for_role(tx, role)[0]] == ["WebProfile"]
+        # a role in an instance profile (rows as the IAM service writes them) cannot be deleted
+        profile_id = "AIPA00000000000000001"
+        tx.execute(
+            insert(schema.instance_profiles).values(
+                id=profile_id,
+                account_id=account,
+                name="WebProfile",
+                name_lower="webprofile",
+                path="/",
+                arn=f"arn:aws:iam::{account}:instance-profile/WebProfile",
+                created_at=NOW,
+            )
+        )
+        tx.execute(
+            insert(schema.instance_profile_roles).values(instance_profile_id=profile_id, role_id=role.id)
+        )
         with pytest.raises(DeleteConflict, match="must remove roles from instance profile first"):
             roles.delete(tx, role)
-        with pytest.raises(DeleteConflict, match="must remove roles from instance profile first"):
-            instance_profiles.delete(tx, profile)
-        instance_profiles.remove_role(tx, profile, role)
-        instance_profiles.delete(tx, profile)
+        tx.execute(
+            delete(schema.instance_profile_roles).where(schema.instance_profile_roles.c.role_id == role.id)
+        )
         roles.delete(tx, role)
-        assert roles.get(tx, account, "web") is None and instance_profiles.list(tx, account) == ([], None)
+        assert roles.get(tx, account, "web") is None

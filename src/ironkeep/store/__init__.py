@@ -6,9 +6,10 @@ one database transaction per API call, committed on success and rolled back on a
 
 One module per aggregate holds its repository functions, each taking the transaction first:
 ``accounts``, ``users``, ``groups``, ``roles``, ``policies`` (managed policies, versions,
-attachments), ``inline_policies``, ``access_keys``, ``login_profiles``, ``instance_profiles``,
-``tags``, and ``principals`` (what authorization needs, in a fixed number of queries). The
-tables are in ``schema``; every difference between the two databases is in ``dialect``.
+attachments), ``inline_policies``, ``access_keys``, ``login_profiles``, ``tags``,
+and ``principals`` (what authorization needs, in a fixed number of queries). Instance profiles
+are the IAM service's own (services/iam_instance_profiles.py). The tables are in ``schema``;
+every difference between the two databases is in ``dialect``.
 """
 
 from ironkeep.store.database import MIGRATIONS, Store
