@@ -67,7 +67,6 @@ def serve(args: Any) -> int:
     from ironkeep.services.audit_retention import Pruner
 
     pruner = Pruner(pipeline.store, settings.audit_retention_days).start()
-    print(f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}", flush=True)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
     )
@@ -80,6 +79,11 @@ def serve(args: Any) -> int:
 
 
 class _GracefulServer(uvicorn.Server):
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        # said only once the signal handlers are in place and the socket listens
+        print(f"ironkeep: serving IAM and STS on http://{self.config.host}:{self.config.port}", flush=True)
+
     """uvicorn's server, but SIGTERM and SIGINT end it with status 0 once the requests in flight are
     done (uvicorn itself re-raises the signal after its graceful stop); a second signal forces it."""
 
