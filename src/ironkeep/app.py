@@ -89,15 +89,22 @@ class _Call:
         body = render_response(self.service, self.operation, output, self.request_id)
         return 200, body, self._xml_headers()
 
+    @property
+    def json_errors(self) -> bool:
+        """Whether errors go out as JSON: a JSON request to a service that speaks JSON. An
+        X-Amz-Target on a request for IAM or STS (or one not signed, whose service is unknown)
+        is answered in the Query protocol's XML."""
+        return self.json and self.service in JSON_SERVICES
+
     def wire_error(self, error: AWSError) -> AWSError:
         """The error as this protocol's services name it: JSON services say AccessDeniedException."""
-        if self.json and error.code == "AccessDenied":
+        if self.json_errors and error.code == "AccessDenied":
             message = error.message.replace(" on resource: *", "")
             return AWSError(message, code="AccessDeniedException", status=400)
         return error
 
     def render_error(self, error: AWSError) -> tuple[int, bytes, dict[str, str]]:
-        if self.json:
+        if self.json_errors:
             status, body, headers = render_json_error(self.service, error, self.request_id)
             return status, body, headers
         status, body = render_error(self.service, error, self.request_id)
