@@ -427,6 +427,11 @@ def json_cases() -> Iterator[tuple[str, bytes]]:
     yield "bad token", b'{"NextToken": "garbage!!"}'
     yield "bad category", b'{"EventCategory": "nope"}'
     yield "NUL", b'{"LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "a\\u0000b"}]}'
+    yield (
+        "lone surrogate",
+        b'{"LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "a\\udc00"}]}',
+    )
+    yield "lone surrogate token", b'{"NextToken": "\\ud800"}'
     yield "deep", b"[" * 100000 + b"]" * 100000
 
 
@@ -464,6 +469,11 @@ def test_nul_in_a_member_without_a_pattern(server, fuzzer: Fuzzer) -> None:
     answer = fuzzer.wire.query("iam", {**form, "Description": "a\x00b"})
     assert (answer.status, answer.code) == (400, "ValidationError")
     assert fuzzer.wire.query("iam", {"Action": "GetPolicy", "PolicyArn": arn[:-1]}).status == 200
+    for value in ("a\\u0000b", "a\\udc00b"):  # JSON escapes: NUL and a lone surrogate
+        attribute = '{"AttributeKey": "Username", "AttributeValue": "' + value + '"}'
+        body = '{"LookupAttributes": [' + attribute + "]}"
+        answer = fuzzer.wire.json("cloudtrail", "LookupEvents", body)
+        assert (answer.status, answer.code) == (400, "ValidationException"), answer.body
 
 
 # --------------------------------------------------------------------------------------------

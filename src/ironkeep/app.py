@@ -7,6 +7,7 @@ parse -> authenticate (SigV4) -> decode (AWS Query) -> authorize (the engine) ->
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ironkeep.protocol import (
 )
 from ironkeep.protocol.json_protocol import (
     UnknownOperationException,
+    ValidationException,
     decode_json_request,
     render_json_error,
     render_json_response,
@@ -198,7 +200,7 @@ class Pipeline:
                 decoded = decode_json_request(call.service, raw.target, raw.body)
             else:
                 decoded = decode_query(call.service, params)
-            _refuse_nul(decoded[1])
+            _refuse_unstorable(decoded[1], json=call.json)
             call.operation, call.params = decoded
             op = registry.find(call.service, decoded[0])
             if op is None:
@@ -236,7 +238,7 @@ class Pipeline:
         """AssumeRoleWithSAML and AssumeRoleWithWebIdentity: the assertion or token is the credential,
         checked by the handler against the role's trust policy; nothing else runs unsigned."""
         operation_name, inputs = decode_query("sts", params)
-        _refuse_nul(inputs)
+        _refuse_unstorable(inputs)
         call.params = inputs
         op = registry.find("sts", operation_name)
         if op is None or op.authorize:
@@ -306,33 +308,40 @@ def _version(service: str) -> str:
     return api_version(service)
 
 
-def _refuse_nul(inputs: dict[str, Any]) -> None:
-    """A NUL character in any decoded input is a ValidationError, whatever the store.
+def _refuse_unstorable(inputs: dict[str, Any], *, json: bool = False) -> None:
+    """A NUL character or a lone surrogate in any decoded input is a validation error (the JSON
+    protocol's ValidationException), whatever the store.
 
-    The models' patterns refuse it in most members already; the others (ARNs, descriptions,
-    tokens) would reach the store, and PostgreSQL's text cannot hold U+0000 at all. No IAM, STS or
-    CloudTrail value needs it, so both stores answer alike. The value is left out of the message.
+    The models' patterns refuse NUL in most members already; the others (ARNs, descriptions,
+    tokens) would reach the store, and PostgreSQL's text cannot hold U+0000 at all. A lone
+    surrogate (a JSON body may escape one: ``"\\ud800"``) is no text at all: no store, and no
+    audit record, can encode it. No IAM, STS or CloudTrail value needs either, so both stores
+    answer alike. The value is left out of the message.
     """
-    paths = list(_nul_paths(inputs, ""))
+    paths = list(_unstorable_paths(inputs, ""))
     if paths:
-        rule = "failed to satisfy constraint: Member must not contain null characters"
-        raise ValidationError(validation_message([f"Value at '{path}' {rule}" for path in paths]))
+        rule = "failed to satisfy constraint: Member must not contain null characters or lone surrogates"
+        message = validation_message([f"Value at '{path}' {rule}" for path in paths])
+        raise ValidationException(message) if json else ValidationError(message)
 
 
-def _nul_paths(value: Any, path: str) -> Iterable[str]:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_paths(value: Any, path: str) -> Iterable[str]:
     if isinstance(value, str):
-        if "\x00" in value:
+        if _UNSTORABLE.search(value):
             yield path
     elif isinstance(value, dict):
         for key, item in value.items():
             name = str(key)
             child = f"{path}.{name[:1].lower()}{name[1:]}" if path else name[:1].lower() + name[1:]
-            if "\x00" in name:
+            if _UNSTORABLE.search(name):
                 yield path or child
-            yield from _nul_paths(item, child)
+            yield from _unstorable_paths(item, child)
     elif isinstance(value, list):
         for index, item in enumerate(value, 1):
-            yield from _nul_paths(item, f"{path}.{index}.member")
+            yield from _unstorable_paths(item, f"{path}.{index}.member")
 
 
 # reads that wait for the audit writer: never on the event loop
