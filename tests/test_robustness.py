@@ -35,7 +35,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ironkeep.protocol.javaregex import compile_java
+from ironkeep.services import audit_trail
 from ironkeep.services.registry import all_operations
+from ironkeep.store import schema
 from test_no_partial_writes import POLICY, TRUST
 
 ACCOUNT = "123456789012"
@@ -456,6 +458,52 @@ def test_every_operation_survives_bad_input(server, fuzzer: Fuzzer) -> None:
                 if found:
                     problems.append(f"{service}:{name} [{label}, unsigned]: {found}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_bad_request_costs_no_other_call_its_audit_record(server) -> None:
+    """Records of reads and failed calls are written in batches: one record the store cannot hold
+    (a NUL or an over-long action name, a huge access key id) must not take the batch with it."""
+    iam = server.client("iam")
+    name = iam.create_user(UserName=f"ikfuzz-trail-{uuid.uuid4().hex[:8]}")["User"]["UserName"]
+    iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    wire = Wire(server.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    forged = "AWS4-HMAC-SHA256 Credential=AKIA" + "Z" * 3000 + "/20260101/us-east-1/iam/aws4_request"
+    for _ in range(3):
+        wire.query("iam", {"Action": "Get\x00User" + "X" * 300, "UserName": name})
+        wire.query("iam", {"Action": "GetUser", "UserName": name}, after_signing={"Authorization": forged})
+    assert wire.query("iam", {"Action": "GetUser", "UserName": name}).status == 200
+    wire.close()
+    trail = server.client("cloudtrail")
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": name}])
+    names = [e["EventName"] for e in events["Events"]]
+    assert names.count("GetUser") == 1 and len(names) == 4, names
+
+
+def test_the_audit_writer_keeps_a_batch_when_one_record_cannot_be_written(store, account) -> None:
+    writer = audit_trail.AuditWriter(store)
+
+    def record(operation: str, params: dict[str, Any]) -> Any:
+        return lambda: audit_trail.build(
+            service="iam",
+            operation=operation,
+            now=datetime.now(UTC),
+            request_id=str(uuid.uuid4()),
+            account_id=account,
+            read_only=True,
+            caller=None,
+            access_key_id=None,
+            parameters=params,
+            output=None,
+        )
+
+    writer.submit(record("GetUser", {"UserName": "kept"}))
+    writer.submit(record("GetRole", {"RoleName": "\ud800"}))  # no store can encode a lone surrogate
+    writer.submit(record("GetGroup", {"GroupName": "kept"}))
+    writer.flush()
+    with store.transaction() as tx:
+        names = tx.execute(schema.audit_events.select()).mappings().all()
+    assert sorted(row["event_name"] for row in names) == ["GetGroup", "GetUser"]
 
 
 def test_nul_in_a_member_without_a_pattern(server, fuzzer: Fuzzer) -> None:

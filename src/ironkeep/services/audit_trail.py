@@ -105,26 +105,40 @@ _INSERT_EVENT = insert(t.audit_events)
 _INSERT_NAMES = insert(t.audit_event_names)
 
 
+def _fit(value: str | None, column: Any) -> str | None:
+    """``value`` as an index column can hold it: without NUL (PostgreSQL's text cannot hold one)
+    and cut to the column's length. A failed call's record may carry whatever the client sent (an
+    action name, an access key id); the record itself keeps the values whole."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    length = column.type.length
+    return value[:length] if length else value
+
+
+_e = t.audit_events.c
+
+
 def _event_row(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     fields = index_fields(record)
     row = {
         "event_id": fields["event_id"],
-        "account_id": fields["account_id"] or "",
+        "account_id": _fit(fields["account_id"] or "", _e.account_id),
         "event_time": fields["event_time"],
-        "event_name": fields["event_name"] or "",
-        "event_source": fields["event_source"] or "",
-        "username": fields["username"],
-        "access_key_id": fields["access_key_id"],
+        "event_name": _fit(fields["event_name"] or "", _e.event_name),
+        "event_source": _fit(fields["event_source"] or "", _e.event_source),
+        "username": _fit(fields["username"], _e.username),
+        "access_key_id": _fit(fields["access_key_id"], _e.access_key_id),
         "read_only": fields["read_only"],
-        "error_code": record.get("errorCode"),
+        "error_code": _fit(record.get("errorCode"), _e.error_code),
         "record": orjson.dumps(record).decode(),
     }
     names = [("username", name) for name in fields["usernames"]]
     names += [("resource_type", value) for value in fields["resource_types"]]
     names += [("resource_name", value) for value in fields["resource_names"]]
-    name_rows = [
-        {"event_id": fields["event_id"], "kind": kind, "value": value} for kind, value in dict.fromkeys(names)
-    ]
+    value_column = t.audit_event_names.c.value
+    fitted = dict.fromkeys((kind, _fit(value, value_column)) for kind, value in names)
+    name_rows = [{"event_id": fields["event_id"], "kind": kind, "value": value} for kind, value in fitted]
     return row, name_rows
 
 
@@ -172,6 +186,20 @@ class AuditWriter:
         self._queue.put(done)
         done.wait(timeout)
 
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        """One transaction for the batch; if the store refuses it, one per record, so that a record
+        it cannot hold costs only itself."""
+        try:
+            with self.store.transaction(write=True) as tx:
+                write_many(tx, records)
+            return
+        except Exception:
+            if len(records) == 1:
+                log.exception("could not write an audit record")
+                return
+        for record in records:
+            self._write([record])
+
     def _loop(self) -> None:
         while True:
             items = [self._queue.get()]
@@ -196,10 +224,6 @@ class AuditWriter:
                 if record:
                     records.append(record)
             if records:
-                try:
-                    with self.store.transaction(write=True) as tx:
-                        write_many(tx, records)
-                except Exception:
-                    log.exception("could not write %d audit records", len(records))
+                self._write(records)
             for event in waiting:  # only now: the records before each flush are committed
                 event.set()
