@@ -38,7 +38,7 @@ from ironkeep.protocol.javaregex import compile_java
 from ironkeep.services import audit_trail
 from ironkeep.services.registry import all_operations
 from ironkeep.store import schema
-from test_no_partial_writes import POLICY, TRUST
+from test_no_partial_writes import POLICY
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -229,6 +229,19 @@ def fuzzer(server) -> Iterator[Fuzzer]:
 # --------------------------------------------------------------------------------------------
 # Plausible values from the model (so that one bad member at a time reaches the handler)
 
+# the fuzzed role trusts the account, so that AssumeRole's own checks are reached too
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com", "AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+            }
+        ],
+    }
+)
 BAD_DOCUMENTS = [
     "[]",
     "not json at all {",
@@ -291,7 +304,7 @@ def _candidates(member: str, tag: str) -> list[str]:
 def plausible(member: str, shape: Shape, tag: str) -> Any:
     kind = shape.type_name
     if isinstance(shape, StructureShape):
-        return {name: plausible(name, sub, tag) for name, sub in shape.members.items()}
+        return {name: plausible(member + name, sub, tag) for name, sub in shape.members.items()}
     if isinstance(shape, ListShape):
         return [plausible(member, shape.member, tag)]
     if isinstance(shape, MapShape):
@@ -362,6 +375,9 @@ def _scalar_variants(name: str, shape: Shape, good: str) -> Iterator[tuple[str, 
             yield f"document {index}", document
 
 
+_MFA = frozenset({"SerialNumber", "TokenCode"})
+
+
 def cases(op: OperationModel, tag: str) -> Iterator[tuple[str, dict[str, str]]]:
     """(label, form) pairs: no parameters, entities that do not exist, then one bad member at a
     time over otherwise plausible input naming ``tag``'s entities."""
@@ -379,7 +395,9 @@ def cases(op: OperationModel, tag: str) -> Iterator[tuple[str, dict[str, str]]]:
     )
     values = {n: plausible(n, s, tag) for n, s in members.items()}
     base = flat(op, {n: v for n, v in values.items() if n in required})
-    full = flat(op, values)
+    # an optional MFA code would be refused before anything else: sent only when it is the bad one
+    values_sent = {n: v for n, v in values.items() if n in required or n not in _MFA}
+    full = flat(op, values_sent)
     yield "existing entities", base
     yield "every member", full
     for name in sorted(required):
@@ -399,14 +417,14 @@ def cases(op: OperationModel, tag: str) -> Iterator[tuple[str, dict[str, str]]]:
                 for label, bad in _scalar_variants(name, item, str(values[name][0])):
                     yield f"{name} element {label}", {**rest, f"{wire}.member.1": bad}
             if name in ("Tags", "PolicyArns"):
-                yield f"{name} over the quota", flat(op, {**values, name: values[name] * 60})
+                yield f"{name} over the quota", flat(op, {**values_sent, name: values[name] * 60})
             if name == "Tags":
                 tags = {f"{wire}.member.1.Key": "aws:reserved", f"{wire}.member.1.Value": "v"}
                 tags |= {f"{wire}.member.2.Key": "Team", f"{wire}.member.2.Value": "a"}
                 tags |= {f"{wire}.member.3.Key": "team", f"{wire}.member.3.Value": "b"}
                 yield "reserved and duplicate tags", {**rest, **tags}
         else:
-            for label, bad in _scalar_variants(name, member, full.get(wire, "")):
+            for label, bad in _scalar_variants(name, member, str(values[name])):
                 yield f"{name} {label}", {**full, wire: bad}
 
 
