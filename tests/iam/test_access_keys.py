@@ -4,22 +4,13 @@ users acting with their own keys, keys made inactive or deleted refused at once,
 import json
 import re
 import time
-import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
+from iam_helpers import error_of, implemented, unique
 
 # What the IAM User Guide's "manage your own access keys" example grants.
 SELF_KEYS = {
@@ -38,16 +29,6 @@ SELF_KEYS = {
         }
     ],
 }
-
-
-def implemented(call, *args, **kwargs):
-    """Call an operation another area owns; skip while the server does not have it yet."""
-    try:
-        return call(*args, **kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip(f"{exc.operation_name} is not implemented yet")
-        raise
 
 
 def user_with_key(iam, *, policy: dict | None = None) -> tuple[str, dict]:

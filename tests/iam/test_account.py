@@ -3,12 +3,13 @@ the account summary and the account alias. These are account-wide: every test pu
 changed."""
 
 import json
-import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from iam_helpers import error_of, unique
 
 DEFAULTS = {
     "MinimumPasswordLength": 6,
@@ -19,15 +20,6 @@ DEFAULTS = {
     "AllowUsersToChangePassword": False,
     "ExpirePasswords": False,
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def unvalidated(server):

@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import allow, unique
+from iam_helpers import policy as document
 from ironkeep.policy import parse_policy
 from ironkeep.services.iam_account_settings import (
     STS_PREFERENCES,
@@ -19,18 +21,6 @@ from ironkeep.services.iam_account_settings import (
 from ironkeep.services.iam_last_accessed import catalogue, policy_grants
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def document(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(action, **extra) -> dict:
-    return {"Effect": "Allow", "Action": action, "Resource": "*", **extra}
 
 
 def error(call, **kwargs) -> str:

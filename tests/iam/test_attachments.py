@@ -6,6 +6,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import error_of as error
+from iam_helpers import unique
 from ironkeep.services import registry
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
@@ -21,15 +23,6 @@ TRUST = json.dumps(
 needs_groups = pytest.mark.skipif(
     registry.find("iam", "CreateGroup") is None, reason="CreateGroup is not registered yet"
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def new_policy(iam, path: str = "/") -> str:

@@ -4,24 +4,17 @@ boundary, policy variables, IAM's condition keys)."""
 
 import json
 import re
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import policy, unique
+
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def statement(action, resource="*", effect="Allow", **extra) -> dict:
     return {"Effect": effect, "Action": action, "Resource": resource, **extra}
-
-
-def policy(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 class Principal:

@@ -1,11 +1,11 @@
 """GetAccountAuthorizationDetails through boto3 and the AWS CLI."""
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import unique
 from ironkeep.services import registry
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
@@ -20,10 +20,6 @@ needs_groups = pytest.mark.skipif(
     registry.find("iam", "CreateGroup") is None or registry.find("iam", "AddUserToGroup") is None,
     reason="groups are not registered yet",
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def everything(iam, **kwargs) -> dict:

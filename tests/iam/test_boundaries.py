@@ -1,10 +1,12 @@
 """Permissions boundaries of users and roles, through boto3 and the AWS CLI."""
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from iam_helpers import error_of as error
+from iam_helpers import unique
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 TRUST = json.dumps(
@@ -15,15 +17,6 @@ TRUST = json.dumps(
         ],
     }
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def new_policy(iam) -> str:

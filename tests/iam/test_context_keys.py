@@ -4,13 +4,13 @@ context-key helpers behind them and behind the simulator's ContextEntries."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import error_of, unique
 from ironkeep.errors import InvalidInput
 from ironkeep.policy import parse_policy
 from ironkeep.services import registry
@@ -21,15 +21,6 @@ CLI_EXAMPLE = (
     '"Resource":"arn:aws:dynamodb:us-west-2:123456789012:table/${aws:username}",'
     '"Condition":{"DateGreaterThan":{"aws:CurrentTime":"2015-08-16T12:00:00Z"}}}}'
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def conditioned(key: str, operator: str = "StringEquals", value: str = "x", resource: str = "*") -> str:

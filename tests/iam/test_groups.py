@@ -1,29 +1,11 @@
 """IAM groups through boto3 and the AWS CLI against the real server, on SQLite and PostgreSQL."""
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-def implemented(call, *args, **kwargs):
-    """Call an operation another area owns; skip while the server does not have it yet."""
-    try:
-        return call(*args, **kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip(f"{exc.operation_name} is not implemented yet")
-        raise
+from iam_helpers import error_of, implemented, unique
 
 
 def test_create_get_list_delete_group(iam, server):

@@ -2,12 +2,13 @@
 
 import json
 import re
-import uuid
 from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import error_of as error
+from iam_helpers import unique
 from ironkeep.services import registry
 
 TRUST = json.dumps(
@@ -21,15 +22,6 @@ TRUST = json.dumps(
 needs_groups = pytest.mark.skipif(
     registry.find("iam", "CreateGroup") is None, reason="CreateGroup is not registered yet"
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def document(action: str = "s3:GetObject", *, padding: int = 0) -> dict:

@@ -1,10 +1,12 @@
 """IAM instance profiles through boto3 and the AWS CLI against the real server."""
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from iam_helpers import error_of as error
+from iam_helpers import unique
 
 TRUST = {
     "Version": "2012-10-17",
@@ -12,15 +14,6 @@ TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def make_role(iam) -> dict:

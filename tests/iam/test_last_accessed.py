@@ -8,9 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+from iam_helpers import unique
 
 
 def policy(*actions: str) -> str:

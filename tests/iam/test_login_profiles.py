@@ -2,7 +2,6 @@
 and PostgreSQL. The account password policy is shared state: tests that set it remove it again."""
 
 import json
-import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -10,30 +9,12 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from iam_helpers import error_of, implemented, unique
 from ironkeep.auth.errors import PasswordPolicyViolation
 from ironkeep.model import PasswordPolicy
 from ironkeep.services.iam_login_profiles import check_new_password
 
 GOOD = "Corr3ct-Horse-Battery"  # meets IAM's default policy and the policies set below
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-def implemented(call, *args, **kwargs):
-    """Call an operation another area owns; skip while the server does not have it yet."""
-    try:
-        return call(*args, **kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip(f"{exc.operation_name} is not implemented yet")
-        raise
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import select
 
+from iam_helpers import unique
 from ironkeep.auth.secrets import SecretBox
 from ironkeep.auth.totp import code_at
 from ironkeep.errors import AWSError
@@ -27,10 +27,6 @@ from ironkeep.store import schema
 
 STEP = timedelta(seconds=30)
 INVALID_CODE = "Authentication code for device is not valid."
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str, int]:

@@ -6,16 +6,14 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import error_code
+
 ACCOUNT = "123456789012"
 THUMB = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
 
 def host() -> str:
     return f"idp-{uuid.uuid4().hex[:10]}.example.com"
-
-
-def error_code(excinfo: pytest.ExceptionInfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
 
 
 def test_create_get_list_delete(iam):

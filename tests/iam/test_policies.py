@@ -2,7 +2,6 @@
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -11,16 +10,10 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import error_of as error
+from iam_helpers import unique
+
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def document(action: str = "s3:GetObject", resource: str = "*") -> dict:

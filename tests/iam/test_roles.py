@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import error_of as error
+from iam_helpers import implemented, unique
 from ironkeep.services.iam_roles import encode_document, is_trust_action, tag_context
 
 TRUST = {
@@ -17,15 +19,6 @@ TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def make_role(iam, name: str | None = None, **kwargs) -> dict:
@@ -46,16 +39,6 @@ def unvalidated(server):
         aws_secret_access_key=server.secret_access_key,
         config=Config(retries={"max_attempts": 1}, parameter_validation=False),
     )
-
-
-def implemented(iam, call, *args, **kwargs):
-    """Call an operation another area owns; skip while the server does not have it yet."""
-    try:
-        return call(*args, **kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip(f"{exc.operation_name} is not implemented yet")
-        raise
 
 
 def test_create_role_shape(iam, server):
@@ -326,7 +309,7 @@ def test_delete_role_with_attached_policy_is_a_conflict(iam):
     name = unique("attached")
     make_role(iam, name)
     arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    implemented(iam, iam.attach_role_policy, RoleName=name, PolicyArn=arn)
+    implemented(iam.attach_role_policy, RoleName=name, PolicyArn=arn)
     with pytest.raises(ClientError) as excinfo:
         iam.delete_role(RoleName=name)
     assert error(excinfo) == ("DeleteConflict", "Cannot delete entity, must detach all policies first.")
@@ -343,7 +326,7 @@ def test_delete_role_with_inline_policy_is_a_conflict(iam):
             "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
         }
     )
-    implemented(iam, iam.put_role_policy, RoleName=name, PolicyName="list", PolicyDocument=document)
+    implemented(iam.put_role_policy, RoleName=name, PolicyName="list", PolicyDocument=document)
     with pytest.raises(ClientError) as excinfo:
         iam.delete_role(RoleName=name)
     assert error(excinfo) == ("DeleteConflict", "Cannot delete entity, must delete policies first.")
@@ -433,7 +416,7 @@ def test_condition_keys_reach_the_engine(iam, server):
     team=blue: iam:PermissionsBoundary and aws:ResourceTag/* are in the request's context."""
     user = unique("abac")
     iam.create_user(UserName=user)
-    key = implemented(iam, iam.create_access_key, UserName=user)["AccessKey"]
+    key = implemented(iam.create_access_key, UserName=user)["AccessKey"]
     boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
     policy = {
         "Version": "2012-10-17",
@@ -458,7 +441,7 @@ def test_condition_keys_reach_the_engine(iam, server):
             },
         ],
     }
-    implemented(iam, iam.put_user_policy, UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
+    implemented(iam.put_user_policy, UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
     client = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     with pytest.raises(ClientError) as excinfo:
         make_role(client)
@@ -525,7 +508,7 @@ def test_encoded_documents_decode_to_the_original(text):
 def test_role_last_used_after_assume_role(iam, server):
     user = unique("assumer")
     arn = iam.create_user(UserName=user)["User"]["Arn"]
-    key = implemented(iam, iam.create_access_key, UserName=user)["AccessKey"]
+    key = implemented(iam.create_access_key, UserName=user)["AccessKey"]
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}],
@@ -534,7 +517,7 @@ def test_role_last_used_after_assume_role(iam, server):
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     assert iam.get_role(RoleName=name)["Role"]["RoleLastUsed"] == {}
     sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-    implemented(iam, sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
+    implemented(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
     last_used = iam.get_role(RoleName=name)["Role"]["RoleLastUsed"]
     assert last_used["Region"] == "us-east-1" and last_used["LastUsedDate"].tzinfo is not None
     listed = [

@@ -12,16 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from auth.test_saml_metadata import EC_CERT, RSA_CERT, metadata
+from iam_helpers import error_code
 
 ACCOUNT = "123456789012"
 
 
 def unique(prefix: str = "idp") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_code(excinfo: pytest.ExceptionInfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
 
 
 def test_create_get_list_update_delete(iam):

@@ -13,17 +13,13 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from iam_helpers import error_of as error
 from ironkeep.errors import AWSError
 from ironkeep.model import aws_policies
 from ironkeep.model.names import is_valid_name
 from ironkeep.services.iam_service_linked_roles import KNOWN_SERVICES, linked_service, role_name_for
 
 TASK_ID = re.compile(r"^task/aws-service-role/(?P<service>[^/]+)/(?P<role>[^/]+)/[0-9a-f-]{36}$")
-
-
-def error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def test_create_service_linked_role_shape(iam, server):

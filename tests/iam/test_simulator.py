@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import allow, error_of, unique
 from ironkeep.model import aws_policies
 from ironkeep.services import registry
 
@@ -24,22 +24,9 @@ def requires(*operations: str):
     return pytest.mark.skipif(bool(missing), reason=f"not registered yet: {', '.join(missing)}")
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
 def policy(*statements: dict, pretty: bool = True) -> str:
     doc = {"Version": "2012-10-17", "Statement": list(statements)}
     return json.dumps(doc, indent=4) if pretty else json.dumps(doc, separators=(",", ":"))
-
-
-def allow(action, resource="*", **extra) -> dict:
-    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
 def deny(action, resource="*", **extra) -> dict:

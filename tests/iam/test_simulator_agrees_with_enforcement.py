@@ -19,6 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from iam_helpers import policy as trust
 from ironkeep.services import registry
 
 DEFAULT_SEED = 20261129
@@ -139,10 +140,6 @@ def test_simulator_agrees_with_enforcement(iam, server):
     assert "allowed" in seen and len(seen) >= 2, seen
     if SEED == DEFAULT_SEED:  # the default sample meets all three decisions
         assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
-
-
-def trust(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.mark.skipif(registry.find("sts", "AssumeRole") is None, reason="sts:AssumeRole is not registered yet")

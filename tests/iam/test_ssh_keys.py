@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from auth.test_ssh_keys import RSA_1024, openssh, pkcs1_pem, reference_fingerprint, spki_pem
+from iam_helpers import error_of, unique
 
 KEYS = [rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key() for _ in range(6)]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def own_client(server, iam, actions: list[str]):

@@ -1,18 +1,11 @@
 """IAM users through boto3 and the AWS CLI against the real server, on SQLite and PostgreSQL."""
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_code(excinfo: pytest.ExceptionInfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
+from iam_helpers import error_code, unique
 
 
 def test_create_get_list_delete_user(iam):

@@ -10,19 +10,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_helpers import allow as allow
+from iam_helpers import error_code as error_code
+from iam_helpers import policy as policy
 from ironkeep.auth import totp
 
 
 def uid(prefix: str = "sts") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
 def trust(principal: Any, *actions: str, condition: dict[str, Any] | None = None) -> str:
@@ -34,10 +29,6 @@ def trust(principal: Any, *actions: str, condition: dict[str, Any] | None = None
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
-def error_code(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Code"])
 
 
 def error_message(info: pytest.ExceptionInfo[ClientError]) -> str:

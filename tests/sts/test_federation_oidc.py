@@ -10,17 +10,15 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import jwt
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import error_of, unsigned_sts
 from oidc_issuer import OidcIssuer
 from serverproc import drop_schema, pg_available, start_server
 
@@ -54,15 +52,6 @@ def provider_arn(fed, issuer):
     return fed.client("iam").create_open_id_connect_provider(Url=issuer.url, ClientIDList=[CLIENT, "other"])[
         "OpenIDConnectProviderArn"
     ]
-
-
-def unsigned_sts(server):
-    return boto3.client(
-        "sts",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
-    )
 
 
 def trust(
@@ -101,11 +90,6 @@ def assume(server, role_arn: str, token: str, session: str = "web-session", **kw
     return unsigned_sts(server).assume_role_with_web_identity(
         RoleArn=role_arn, RoleSessionName=session, WebIdentityToken=token, **kwargs
     )
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def test_response_shape_and_credentials(fed, issuer, provider_arn, role):

@@ -9,24 +9,13 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from auth.test_saml_metadata import ATTR, OTHER_CERT, OTHER_KEY, Claims, b64, metadata, signed
+from iam_helpers import error_of, unsigned_sts
 
 ISSUER = "http://www.okta.com/exk1"  # the entity id of metadata() and the Issuer of signed()
-
-
-def unsigned_sts(server):
-    return boto3.client(
-        "sts",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
-    )
 
 
 @pytest.fixture()
@@ -57,11 +46,6 @@ def assume(server, role_arn: str, provider_arn: str, assertion: str, **kwargs) -
     return unsigned_sts(server).assume_role_with_saml(
         RoleArn=role_arn, PrincipalArn=provider_arn, SAMLAssertion=assertion, **kwargs
     )
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def test_response_shape_and_credentials(server, iam, provider):

@@ -1,0 +1,57 @@
+"""What the IAM and STS tests share: unique names, an error's code and message, policy documents,
+and a client that does not sign (tests/ is on sys.path, see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
+    """The error's (Code, Message)."""
+    error = excinfo.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def error_code(info: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(info.value.response["Error"]["Code"])
+
+
+def implemented(call, *args, **kwargs):
+    """Call an operation another area owns; skip while the server does not have it yet."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "InvalidAction":
+            pytest.skip(f"{exc.operation_name} is not implemented yet")
+        raise
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    """A policy document of ``statements``."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def unsigned_sts(server):
+    """An STS client that sends requests unsigned (AssumeRoleWithSAML, AssumeRoleWithWebIdentity)."""
+    return boto3.client(
+        "sts",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+    )
