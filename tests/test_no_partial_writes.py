@@ -227,9 +227,9 @@ def test_virtual_mfa_device_whose_serial_number_would_be_too_long(iam) -> None:
 # Concurrent creates of one name
 
 
-def _race(server, create: Callable[[Any, str], Any], name: str, threads: int = 10) -> list[str]:
-    """``threads`` clients call ``create`` at once (half of them with the name in upper case):
-    the outcome of each, "ok" or the error code."""
+def _at_once(server, call: Callable[[Any, int], Any], threads: int = 10) -> list[str]:
+    """``threads`` clients make ``call(client, index)`` at the same moment: the outcome of each,
+    "ok" or the error code."""
     clients = [server.client("iam") for _ in range(threads)]
     barrier = threading.Barrier(threads)
     outcomes: list[str] = [""] * threads
@@ -237,7 +237,7 @@ def _race(server, create: Callable[[Any, str], Any], name: str, threads: int = 1
     def run(index: int) -> None:
         barrier.wait()
         try:
-            create(clients[index], name.upper() if index % 2 else name)
+            call(clients[index], index)
             outcomes[index] = "ok"
         except ClientError as error:
             outcomes[index] = str(error.response["Error"]["Code"])
@@ -275,9 +275,30 @@ CREATES: dict[str, tuple[Callable[[Any, str], Any], str, dict[str, str], str, st
 def test_concurrent_creates_of_one_name(server, iam, kind) -> None:
     create, listing, params, plural, field = CREATES[kind]
     name = unique(f"race{kind}")
-    outcomes = _race(server, create, name)
+    # half of the callers spell the name in upper case: names are unique regardless of case
+    outcomes = _at_once(server, lambda client, i: create(client, name.upper() if i % 2 else name))
     assert outcomes.count("ok") == 1, outcomes
     assert sorted(set(outcomes) - {"ok"}) == ["EntityAlreadyExists"], outcomes
     pages = iam.get_paginator(listing).paginate(**params)
     listed = [e[field] for page in pages for e in page[plural] if e[field].lower() == name.lower()]
     assert len(listed) == 1
+
+
+def test_concurrent_joins_stop_at_the_group_quota(server, iam) -> None:
+    """Eight groups, then six joins at once: two succeed, four hit the quota of ten, on both stores."""
+    user = iam.create_user(UserName=unique("joiner"))["User"]["UserName"]
+    groups = [iam.create_group(GroupName=unique("g"))["Group"]["GroupName"] for _ in range(14)]
+    for group in groups[:8]:
+        iam.add_user_to_group(GroupName=group, UserName=user)
+    outcomes = _at_once(
+        server, lambda client, i: client.add_user_to_group(GroupName=groups[8 + i], UserName=user), 6
+    )
+    assert sorted(outcomes) == ["LimitExceeded"] * 4 + ["ok"] * 2, outcomes
+    assert len(iam.list_groups_for_user(UserName=user)["Groups"]) == 10
+
+
+def test_concurrent_access_keys_stop_at_two(server, iam) -> None:
+    user = iam.create_user(UserName=unique("keys"))["User"]["UserName"]
+    outcomes = _at_once(server, lambda client, i: client.create_access_key(UserName=user), 6)
+    assert sorted(outcomes) == ["LimitExceeded"] * 4 + ["ok"] * 2, outcomes
+    assert len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 2
