@@ -1,5 +1,6 @@
 """What the IAM and STS tests share: unique names, an error's code and message, policy documents,
-and a client that does not sign (tests/ is on sys.path, see conftest.py)."""
+clients that do not sign or do
+not validate (tests/ is on sys.path, see conftest.py)."""
 
 from __future__ import annotations
 
@@ -54,4 +55,17 @@ def unsigned_sts(server):
         endpoint_url=server.endpoint,
         region_name="us-east-1",
         config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+    )
+
+
+def unvalidated(server):
+    """Root's IAM client without boto3's own checks of lengths and ranges: the server's own
+    validation answers."""
+    return boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
     )

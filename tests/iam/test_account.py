@@ -4,12 +4,10 @@ changed."""
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from iam_helpers import error_of, unique
+from iam_helpers import error_of, unique, unvalidated
 
 DEFAULTS = {
     "MinimumPasswordLength": 6,
@@ -20,18 +18,6 @@ DEFAULTS = {
     "AllowUsersToChangePassword": False,
     "ExpirePasswords": False,
 }
-
-
-def unvalidated(server):
-    """Root's client without boto3's own checks of lengths and ranges: the server must refuse."""
-    return boto3.client(
-        "iam",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
-    )
 
 
 def test_password_policy_update_get_delete(iam, server):

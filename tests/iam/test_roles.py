@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iam_helpers import error_of as error
-from iam_helpers import implemented, unique
+from iam_helpers import implemented, unique, unvalidated
 from ironkeep.services.iam_roles import encode_document, is_trust_action, tag_context
 
 TRUST = {
@@ -24,21 +24,6 @@ TRUST = {
 def make_role(iam, name: str | None = None, **kwargs) -> dict:
     name = name or unique("role")
     return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST), **kwargs)["Role"]
-
-
-def unvalidated(server):
-    """A client that sends what it is given, so that the server's own validation answers."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "iam",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
 
 
 def test_create_role_shape(iam, server):
