@@ -1,6 +1,5 @@
 """What the IAM and STS tests share: unique names, an error's code and message, policy documents,
-clients that do not sign or do
-not validate (tests/ is on sys.path, see conftest.py)."""
+and clients that do not sign or do not validate (tests/ is on sys.path, see conftest.py)."""
 
 from __future__ import annotations
 
