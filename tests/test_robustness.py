@@ -251,6 +251,7 @@ BAD_DOCUMENTS = [
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",'
     '"Principal":{"AWS":[123,null]},"NotPrincipal":"*","Sid":{"x":1e999}}]}',
     "[" * 20000 + "]" * 20000,
+    '{"Statement":[{"Effect":"Allow","Action":"*","Resource":' + "[" * 900 + "]" * 900 + "}]}",  # deep, small
     '{"Statement":[' + ",".join(['{"Effect":"Deny","Action":"x:y","Resource":"*"}'] * 3000) + "]}",
 ]
 
