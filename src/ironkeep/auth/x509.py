@@ -226,7 +226,13 @@ def _load(der: bytes) -> CertificateInfo:
         subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
         not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
         serial = cert.serial_number
-    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm, cx509.InvalidVersion):  # KeyError: odd ASN.1 strings
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        UnsupportedAlgorithm,
+        cx509.InvalidVersion,
+    ):  # KeyError: odd ASN.1 strings
         raise MalformedCertificate() from None
     sha256 = hashlib.sha256(der).hexdigest().upper()
     size = getattr(key, "key_size", 0)
