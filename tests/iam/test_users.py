@@ -123,3 +123,10 @@ def test_create_user_with_a_permissions_boundary(iam):
     with pytest.raises(ClientError) as excinfo:
         iam.create_user(UserName=unique("b2"), PermissionsBoundary="arn:aws:iam::123456789012:policy/nope")
     assert error_code(excinfo) == "NoSuchEntity"
+
+
+def test_a_long_term_key_with_a_session_token_is_refused(server):
+    stale = server.client("iam", token="FQoGZXIvYXdzEXAMPLETOKEN")
+    with pytest.raises(ClientError) as excinfo:
+        stale.list_users()
+    assert error_code(excinfo) == "InvalidClientTokenId"

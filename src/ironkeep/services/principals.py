@@ -63,6 +63,8 @@ class Principals:
     ) -> tuple[Caller, str]:
         if is_temporary_access_key_id(access_key_id):
             return self._authenticate_session(tx, access_key_id, session_token, now)
+        if session_token:  # a long-term key with a session token (a stale AWS_SESSION_TOKEN): AWS refuses it
+            raise InvalidClientTokenId()
         row = tx.execute(_KEY_QUERY, {"key": access_key_id}).first()
         if row is None or row.status != "Active":
             raise InvalidClientTokenId()
