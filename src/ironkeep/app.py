@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure, ValidationError
+from ironkeep.model.arns import account_of
 from ironkeep.protocol import (
     InvalidAction,
     decode_form,
@@ -240,6 +241,9 @@ class Pipeline:
         operation_name, inputs = decode_query("sts", params)
         _refuse_unstorable(inputs)
         call.params = inputs
+        role_account = account_of(str(inputs.get("RoleArn", "")))
+        if role_account.isdigit() and len(role_account) == 12:
+            call.account_id = role_account  # AWS records these calls in the role's account
         op = registry.find("sts", operation_name)
         if op is None or op.authorize:
             raise InvalidAction(f"Could not find operation {operation_name} for version {_version('sts')}")
