@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
-from botocore.model import ListShape, MapShape, Shape, ShapeResolver, StructureShape
+from botocore.model import ShapeResolver, StructureShape
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
@@ -92,33 +91,7 @@ def test_request_round_trip(operation: str) -> None:
     check()
 
 
-def _java_only_pattern(shape: Shape | None, seen: set[str]) -> bool:
-    """Whether a string in ``shape`` has a pattern with Java's surrogate-pair class
-    (``\\uD800\\uDC00-\\uDBFF\\uDFFF``), which :mod:`ironkeep.protocol.javaregex` cannot translate yet."""
-    if shape is None or shape.name in seen:
-        return False
-    seen.add(shape.name)
-    if isinstance(shape, StructureShape):
-        return any(_java_only_pattern(m, seen) for m in shape.members.values())
-    if isinstance(shape, ListShape):
-        return _java_only_pattern(shape.member, seen)
-    if isinstance(shape, MapShape):
-        return _java_only_pattern(shape.key, seen) or _java_only_pattern(shape.value, seen)
-    return "\\uD800\\uDC00" in shape.metadata.get("pattern", "")
-
-
-RESPONSE_CASES = [
-    pytest.param(
-        op,
-        marks=pytest.mark.xfail(raises=re.error, strict=False, reason="javaregex: Java surrogate-pair class"),
-    )
-    if _java_only_pattern(MODEL.operation_model(op).output_shape, set())
-    else op
-    for op in OPERATIONS
-]
-
-
-@pytest.mark.parametrize("operation", RESPONSE_CASES)
+@pytest.mark.parametrize("operation", OPERATIONS)
 def test_response_round_trip(operation: str) -> None:
     shape = MODEL.operation_model(operation).output_shape
     strategy = value_strategy(shape, xml_safe=False) if shape is not None else st.none()
