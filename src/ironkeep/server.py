@@ -61,6 +61,7 @@ def serve(args: Any) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step is noise
     # the URL outbound web identity tokens name as their issuer (IRONKEEP_PUBLIC_URL overrides it)
     os.environ.setdefault("IRONKEEP_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
     app, pipeline = build(settings)
