@@ -12,12 +12,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert
+from sqlalchemy.pool import StaticPool
 
 from ironkeep.audit import records
 from ironkeep.audit.lookup import index_fields
@@ -227,3 +229,19 @@ class AuditWriter:
                 self._write(records)
             for event in waiting:  # only now: the records before each flush are committed
                 event.set()
+
+
+@contextmanager
+def trail_reader(ctx: Any) -> Iterator[Connection]:
+    """A read transaction that sees every audit record submitted so far: the batch writer is
+    flushed, then a fresh transaction is opened (the call's own took its snapshot earlier), unless
+    the store is one shared connection (in-memory SQLite), whose transaction is the call's."""
+    writer = getattr(ctx.services, "audit_writer", None)
+    if writer is not None:
+        writer.flush()
+    store = getattr(ctx.services, "store", None)
+    if store is None or isinstance(store.engine.pool, StaticPool):
+        yield ctx.tx
+        return
+    with store.transaction(write=False) as tx:
+        yield tx

@@ -27,15 +27,13 @@ import hashlib
 import secrets
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Select, and_, false, or_, select
-from sqlalchemy.pool import StaticPool
 
 from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup
+from ironkeep.services.audit_trail import trail_reader
 from ironkeep.services.context import CallContext
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
@@ -119,22 +117,8 @@ def lookup(tx: Connection, account_id: str, params: dict[str, Any], key: bytes) 
     return lookup_response(find_records(tx, account_id, query), query, key, scope)
 
 
-@contextmanager
-def _reader(ctx: CallContext) -> Iterator[Connection]:
-    """A read transaction that sees every record written so far (see the module docstring)."""
-    store = getattr(ctx.services, "store", None)
-    if store is None or isinstance(store.engine.pool, StaticPool):  # one shared connection: use it
-        yield ctx.tx
-        return
-    with store.transaction(write=False) as tx:
-        yield tx
-
-
 @operation("cloudtrail", "LookupEvents", resource=lambda ctx, params: "*", read_only=True)
 def lookup_events(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    writer = getattr(ctx.services, "audit_writer", None)
-    if writer is not None:
-        writer.flush()  # returns once every record submitted before it is committed
     key = token_key(ctx.services)
-    with _reader(ctx) as tx:
+    with trail_reader(ctx) as tx:
         return lookup(tx, ctx.account_id, params, key)

