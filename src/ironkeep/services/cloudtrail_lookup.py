@@ -16,17 +16,14 @@ Records of reads and failed calls reach the store through the pipeline's batch w
 handler flushes it and then reads in a transaction of its own, which sees them (the call's own
 SQLite transaction took its snapshot when the caller was authenticated).
 
-``NextToken`` is signed with :func:`token_key`: ``services.lookup_token_key`` when the server set
-it (derived from the master key with :func:`derive_token_key`, so tokens survive restarts and
-work on every node), else a random key kept for the life of the process.
+``NextToken`` is signed with :func:`token_key`: ``services.lookup_token_key``, which the server
+derives from the master key with :func:`derive_token_key`, so tokens survive restarts and work on
+every node.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
-import threading
-import weakref
 from typing import Any
 
 import orjson
@@ -55,20 +52,10 @@ def derive_token_key(master_key: bytes) -> bytes:
     return hashlib.sha256(b"ironkeep lookup-events tokens\0" + master_key).digest()
 
 
-_PROCESS_KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
-_PROCESS_KEYS_LOCK = threading.Lock()
-
-
 def token_key(services: Any) -> bytes:
-    """The key ``NextToken`` is signed with (see the module docstring)."""
-    key = getattr(services, "lookup_token_key", None)
-    if isinstance(key, bytes) and key:
-        return key
-    with _PROCESS_KEYS_LOCK:
-        key = _PROCESS_KEYS.get(services)
-        if key is None:
-            key = _PROCESS_KEYS[services] = secrets.token_bytes(32)
-        return key
+    """The key ``NextToken`` is signed with, set by the server (see the module docstring)."""
+    key: bytes = services.lookup_token_key
+    return key
 
 
 def lookup_statement(account_id: str, query: LookupQuery) -> Select[Any]:
