@@ -15,7 +15,7 @@ for _folder in sorted(p for p in _TESTS.iterdir() if p.is_dir() and not p.name.s
 
 pytest_plugins = ["conftest_store"]
 
-from serverproc import Server, drop_schema, pg_available, start_server
+from serverproc import Server, drop_schema, pg_available, start_server  # noqa: E402 (after sys.path)
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -28,16 +28,6 @@ def error_code(info: pytest.ExceptionInfo[ClientError]) -> str:
     return str(info.value.response["Error"]["Code"])
 
 
-def implemented(call, *args, **kwargs):
-    """Call an operation another area owns; skip while the server does not have it yet."""
-    try:
-        return call(*args, **kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip(f"{exc.operation_name} is not implemented yet")
-        raise
-
-
 def policy(*statements: dict[str, Any]) -> str:
     """A policy document of ``statements``."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

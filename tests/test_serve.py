@@ -9,6 +9,7 @@ import sys
 import time
 
 import boto3
+
 from serverproc import free_port
 
 

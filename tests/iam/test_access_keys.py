@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from iam_helpers import error_of, implemented, unique
+from iam_helpers import error_of, unique
 
 # What the IAM User Guide's "manage your own access keys" example grants.
 SELF_KEYS = {
@@ -35,7 +35,7 @@ def user_with_key(iam, *, policy: dict | None = None) -> tuple[str, dict]:
     name = unique("keyholder")
     iam.create_user(UserName=name)
     if policy is not None:
-        implemented(iam.put_user_policy, UserName=name, PolicyName="self", PolicyDocument=json.dumps(policy))
+        iam.put_user_policy(UserName=name, PolicyName="self", PolicyDocument=json.dumps(policy))
     return name, iam.create_access_key(UserName=name)["AccessKey"]
 
 
@@ -288,12 +288,12 @@ def test_role_sessions_must_name_the_user(iam, server):
     }
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    implemented(iam.put_role_policy, RoleName=role, PolicyName="all", PolicyDocument=json.dumps(everything))
+    iam.put_role_policy(RoleName=role, PolicyName="all", PolicyDocument=json.dumps(everything))
     iam.create_user(UserName=user)
-    implemented(iam.put_user_policy, UserName=user, PolicyName="all", PolicyDocument=json.dumps(everything))
+    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(everything))
     key = iam.create_access_key(UserName=user)["AccessKey"]
     sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-    creds = implemented(sts.assume_role, RoleArn=role_arn, RoleSessionName="keys")["Credentials"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="keys")["Credentials"]
     session = server.client(
         "iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
     )

@@ -8,7 +8,6 @@ from botocore.exceptions import ClientError
 
 from iam_helpers import error_of as error
 from iam_helpers import unique
-from ironkeep.services import registry
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 SERVICE_ROLE_POLICY = "arn:aws:iam::aws:policy/aws-service-role/APIGatewayServiceRolePolicy"
@@ -19,9 +18,6 @@ TRUST = json.dumps(
             {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-)
-needs_groups = pytest.mark.skipif(
-    registry.find("iam", "CreateGroup") is None, reason="CreateGroup is not registered yet"
 )
 
 
@@ -142,7 +138,6 @@ def test_service_linked_roles_cannot_be_changed(iam):
     assert error(excinfo)[0] == "UnmodifiableEntity"
 
 
-@needs_groups
 def test_attach_list_detach_group_policy(iam):
     group = unique("group")
     iam.create_group(GroupName=group)

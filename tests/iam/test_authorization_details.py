@@ -6,7 +6,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from iam_helpers import unique
-from ironkeep.services import registry
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 TRUST = {
@@ -16,10 +15,6 @@ TRUST = {
     ],
 }
 DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-needs_groups = pytest.mark.skipif(
-    registry.find("iam", "CreateGroup") is None or registry.find("iam", "AddUserToGroup") is None,
-    reason="groups are not registered yet",
-)
 
 
 def everything(iam, **kwargs) -> dict:
@@ -117,7 +112,6 @@ def test_filter_and_marker(iam):
     assert excinfo.value.response["Error"]["Code"] == "ValidationError"
 
 
-@needs_groups
 def test_groups_in_detail(iam):
     group = unique("group")
     iam.create_group(GroupName=group)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from iam_helpers import error_of, unique
 from ironkeep.errors import InvalidInput
 from ironkeep.policy import parse_policy
-from ironkeep.services import registry
 from ironkeep.services.iam_context_keys import context_from_entries, referenced_keys
 
 CLI_EXAMPLE = (
@@ -68,10 +67,6 @@ def test_custom_policy_malformed(iam):
     assert error_of(excinfo)[0] == "MalformedPolicyDocument"
 
 
-@pytest.mark.skipif(
-    registry.find("iam", "PutUserPolicy") is None or registry.find("iam", "PutGroupPolicy") is None,
-    reason="PutUserPolicy/PutGroupPolicy are not registered yet",
-)
 def test_principal_policy_keys_of_user_groups_boundary_and_inputs(iam, server):
     user = iam.create_user(
         UserName=unique("keys"), PermissionsBoundary="arn:aws:iam::aws:policy/IAMUserChangePassword"

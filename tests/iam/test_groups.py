@@ -5,7 +5,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from iam_helpers import error_of, implemented, unique
+from iam_helpers import error_of, unique
 
 
 def test_create_get_list_delete_group(iam, server):
@@ -210,7 +210,7 @@ def test_group_membership_grants_the_groups_policies(server, iam):
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:ListGroups", "Resource": "*"}],
     }
-    implemented(iam.put_group_policy, GroupName=group, PolicyName="list", PolicyDocument=json.dumps(document))
+    iam.put_group_policy(GroupName=group, PolicyName="list", PolicyDocument=json.dumps(document))
     iam.add_user_to_group(GroupName=group, UserName=user)
     assert group in [g["GroupName"] for g in own.list_groups()["Groups"]]
     iam.remove_user_from_group(GroupName=group, UserName=user)
@@ -240,16 +240,14 @@ def test_delete_group_with_policies_is_a_conflict(iam):
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
     }
-    implemented(
-        iam.put_group_policy, GroupName=group, PolicyName="inline", PolicyDocument=json.dumps(document)
-    )
+    iam.put_group_policy(GroupName=group, PolicyName="inline", PolicyDocument=json.dumps(document))
     with pytest.raises(ClientError) as excinfo:
         iam.delete_group(GroupName=group)
     assert error_of(excinfo) == ("DeleteConflict", "Cannot delete entity, must delete policies first.")
     iam.delete_group_policy(GroupName=group, PolicyName="inline")
 
     readonly = "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    implemented(iam.attach_group_policy, GroupName=group, PolicyArn=readonly)
+    iam.attach_group_policy(GroupName=group, PolicyArn=readonly)
     with pytest.raises(ClientError) as excinfo:
         iam.delete_group(GroupName=group)
     assert error_of(excinfo) == ("DeleteConflict", "Cannot delete entity, must detach all policies first.")
@@ -268,7 +266,7 @@ def test_update_group_needs_permission_on_the_old_and_the_new_name(iam, server):
             {"Effect": "Allow", "Action": "iam:UpdateGroup", "Resource": f"arn:aws:iam::*:group/{prefix}-*"}
         ],
     }
-    implemented(iam.put_user_policy, UserName=user, PolicyName="rename", PolicyDocument=json.dumps(document))
+    iam.put_user_policy(UserName=user, PolicyName="rename", PolicyDocument=json.dumps(document))
     key = iam.create_access_key(UserName=user)["AccessKey"]
     own = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     outside = unique("outside")

@@ -9,7 +9,6 @@ from botocore.exceptions import ClientError
 
 from iam_helpers import error_of as error
 from iam_helpers import unique
-from ironkeep.services import registry
 
 TRUST = json.dumps(
     {
@@ -18,9 +17,6 @@ TRUST = json.dumps(
             {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-)
-needs_groups = pytest.mark.skipif(
-    registry.find("iam", "CreateGroup") is None, reason="CreateGroup is not registered yet"
 )
 
 
@@ -132,7 +128,6 @@ def test_role_policies(iam):
     iam.delete_role(RoleName=role)
 
 
-@needs_groups
 def test_group_policies(iam):
     group = unique("group")
     iam.create_group(GroupName=group)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iam_helpers import error_of as error
-from iam_helpers import implemented, unique, unvalidated
+from iam_helpers import unique, unvalidated
 from ironkeep.services.iam_roles import encode_document, is_trust_action, tag_context
 
 TRUST = {
@@ -294,7 +294,7 @@ def test_delete_role_with_attached_policy_is_a_conflict(iam):
     name = unique("attached")
     make_role(iam, name)
     arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    implemented(iam.attach_role_policy, RoleName=name, PolicyArn=arn)
+    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     with pytest.raises(ClientError) as excinfo:
         iam.delete_role(RoleName=name)
     assert error(excinfo) == ("DeleteConflict", "Cannot delete entity, must detach all policies first.")
@@ -311,7 +311,7 @@ def test_delete_role_with_inline_policy_is_a_conflict(iam):
             "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
         }
     )
-    implemented(iam.put_role_policy, RoleName=name, PolicyName="list", PolicyDocument=document)
+    iam.put_role_policy(RoleName=name, PolicyName="list", PolicyDocument=document)
     with pytest.raises(ClientError) as excinfo:
         iam.delete_role(RoleName=name)
     assert error(excinfo) == ("DeleteConflict", "Cannot delete entity, must delete policies first.")
@@ -401,7 +401,7 @@ def test_condition_keys_reach_the_engine(iam, server):
     team=blue: iam:PermissionsBoundary and aws:ResourceTag/* are in the request's context."""
     user = unique("abac")
     iam.create_user(UserName=user)
-    key = implemented(iam.create_access_key, UserName=user)["AccessKey"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
     boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
     policy = {
         "Version": "2012-10-17",
@@ -426,7 +426,7 @@ def test_condition_keys_reach_the_engine(iam, server):
             },
         ],
     }
-    implemented(iam.put_user_policy, UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
+    iam.put_user_policy(UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
     client = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     with pytest.raises(ClientError) as excinfo:
         make_role(client)
@@ -493,7 +493,7 @@ def test_encoded_documents_decode_to_the_original(text):
 def test_role_last_used_after_assume_role(iam, server):
     user = unique("assumer")
     arn = iam.create_user(UserName=user)["User"]["Arn"]
-    key = implemented(iam.create_access_key, UserName=user)["AccessKey"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}],
@@ -502,7 +502,7 @@ def test_role_last_used_after_assume_role(iam, server):
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     assert iam.get_role(RoleName=name)["Role"]["RoleLastUsed"] == {}
     sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-    implemented(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
+    sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")
     last_used = iam.get_role(RoleName=name)["Role"]["RoleLastUsed"]
     assert last_used["Region"] == "us-east-1" and last_used["LastUsedDate"].tzinfo is not None
     listed = [

@@ -109,12 +109,7 @@ def test_service_linked_role_carries_the_services_policy(iam):
     iam.create_service_linked_role(AWSServiceName="spotfleet.amazonaws.com")
     name = "AWSServiceRoleForEC2SpotFleet"
     try:
-        try:
-            attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "InvalidAction":
-                pytest.skip("ListAttachedRolePolicies is not implemented yet")
-            raise
+        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
         assert [p["PolicyArn"] for p in attached] == [
             "arn:aws:iam::aws:policy/aws-service-role/AWSEC2SpotFleetServiceRolePolicy"
         ]

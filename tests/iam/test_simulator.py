@@ -9,19 +9,12 @@ from botocore.exceptions import ClientError
 
 from iam_helpers import allow, error_of, unique
 from ironkeep.model import aws_policies
-from ironkeep.services import registry
 
 CLI_VECTOR = (
     '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:*","Resource":"*",'
     '"Condition":{"DateGreaterThan":{"aws:CurrentTime":"2018-08-16T12:00:00Z"}}}}'
 )
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-
-
-def requires(*operations: str):
-    """Skip until the operations the test sets up with are registered (other IAM families)."""
-    missing = [name for name in operations if registry.find("iam", name) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"not registered yet: {', '.join(missing)}")
 
 
 def policy(*statements: dict, pretty: bool = True) -> str:
@@ -371,7 +364,6 @@ def test_custom_policy_through_the_cli(server):
 # --- SimulatePrincipalPolicy ---------------------------------------------------------------------
 
 
-@requires("PutUserPolicy", "PutGroupPolicy", "CreatePolicy", "AttachUserPolicy", "AttachGroupPolicy")
 def test_principal_policy_user_with_inline_attached_and_group_policies(iam, server):
     user = iam.create_user(UserName=unique("sim"))["User"]
     group = iam.create_group(GroupName=unique("simgroup"))["Group"]
@@ -465,7 +457,6 @@ def test_principal_policy_permissions_boundary(iam):
     )
 
 
-@requires("PutRolePolicy")
 def test_principal_policy_role_and_its_trust_policy(iam, server):
     user = iam.create_user(UserName=unique("assumer"))["User"]
     trust = policy(

@@ -15,12 +15,10 @@ import random
 import uuid
 
 import boto3
-import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from iam_helpers import policy as trust
-from ironkeep.services import registry
 
 DEFAULT_SEED = 20261129
 SEED = int(os.environ.get("IRONKEEP_SIMULATOR_SEED", DEFAULT_SEED))
@@ -32,10 +30,6 @@ BOUNDARIES = [
     "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
     "arn:aws:iam::aws:policy/IAMUserChangePassword",
 ]
-
-pytestmark = pytest.mark.skipif(
-    registry.find("iam", "PutUserPolicy") is None, reason="PutUserPolicy is not registered yet"
-)
 
 
 def unique(prefix: str) -> str:
@@ -142,7 +136,6 @@ def test_simulator_agrees_with_enforcement(iam, server):
         assert set(seen) == {"allowed", "explicitDeny", "implicitDeny"}, seen
 
 
-@pytest.mark.skipif(registry.find("sts", "AssumeRole") is None, reason="sts:AssumeRole is not registered yet")
 def test_simulated_assume_role_agrees_with_sts(iam, server):
     """Trust policies are honoured by the simulator (unlike AWS's): it must agree with AssumeRole."""
     account = server.account_id

@@ -135,12 +135,7 @@ def test_role_policies_apply_to_the_session(fed, issuer, provider_arn):
             }
         ],
     }
-    try:
-        iam.put_role_policy(RoleName=role["RoleName"], PolicyName="read", PolicyDocument=json.dumps(policy))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip("PutRolePolicy is not implemented yet")
-        raise
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="read", PolicyDocument=json.dumps(policy))
     session_policy = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}],
