@@ -18,13 +18,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 from sqlalchemy.pool import StaticPool
 
 from ironkeep.audit import records
 from ironkeep.audit.lookup import index_fields
 from ironkeep.services.context import Caller
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import PreparedInsert
 
 log = logging.getLogger("ironkeep.audit")
 
@@ -103,45 +104,56 @@ def build(
     )
 
 
-_INSERT_EVENT = insert(t.audit_events)
-_INSERT_NAMES = insert(t.audit_event_names)
+_EVENT_COLUMNS = (
+    "event_id",
+    "account_id",
+    "event_time",
+    "event_name",
+    "event_source",
+    "username",
+    "access_key_id",
+    "read_only",
+    "error_code",
+    "record",
+)
+_INSERT_EVENTS = PreparedInsert(t.audit_events, _EVENT_COLUMNS)
+_INSERT_NAMES = PreparedInsert(t.audit_event_names, ("event_id", "kind", "value"))
+_e = t.audit_events.c
+_LENGTH = {name: getattr(_e[name].type, "length", None) for name in _EVENT_COLUMNS}
+_VALUE_LENGTH = getattr(t.audit_event_names.c.value.type, "length", None)
 
 
-def _fit(value: str | None, column: Any) -> str | None:
+def _fit(value: str | None, length: int | None) -> str | None:
     """``value`` as an index column can hold it: without NUL (PostgreSQL's text cannot hold one)
     and cut to the column's length. A failed call's record may carry whatever the client sent (an
     action name, an access key id); the record itself keeps the values whole."""
     if value is None:
         return None
-    value = value.replace("\x00", "")
-    length = column.type.length
-    return value[:length] if length else value
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:length] if length and len(value) > length else value
 
 
-_e = t.audit_events.c
-
-
-def _event_row(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _event_row(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]:
     fields = index_fields(record)
-    row = {
-        "event_id": fields["event_id"],
-        "account_id": _fit(fields["account_id"] or "", _e.account_id),
-        "event_time": fields["event_time"],
-        "event_name": _fit(fields["event_name"] or "", _e.event_name),
-        "event_source": _fit(fields["event_source"] or "", _e.event_source),
-        "username": _fit(fields["username"], _e.username),
-        "access_key_id": _fit(fields["access_key_id"], _e.access_key_id),
-        "read_only": fields["read_only"],
-        "error_code": _fit(record.get("errorCode"), _e.error_code),
-        "record": orjson.dumps(record).decode(),
-    }
+    event_id = fields["event_id"]
+    row = (
+        event_id,
+        _fit(fields["account_id"] or "", _LENGTH["account_id"]),
+        fields["event_time"],
+        _fit(fields["event_name"] or "", _LENGTH["event_name"]),
+        _fit(fields["event_source"] or "", _LENGTH["event_source"]),
+        _fit(fields["username"], _LENGTH["username"]),
+        _fit(fields["access_key_id"], _LENGTH["access_key_id"]),
+        fields["read_only"],
+        _fit(record.get("errorCode"), _LENGTH["error_code"]),
+        orjson.dumps(record).decode(),
+    )
     names = [("username", name) for name in fields["usernames"]]
     names += [("resource_type", value) for value in fields["resource_types"]]
     names += [("resource_name", value) for value in fields["resource_names"]]
-    value_column = t.audit_event_names.c.value
-    fitted = dict.fromkeys((kind, _fit(value, value_column)) for kind, value in names)
-    name_rows = [{"event_id": fields["event_id"], "kind": kind, "value": value} for kind, value in fitted]
-    return row, name_rows
+    fitted = dict.fromkeys((kind, _fit(value, _VALUE_LENGTH)) for kind, value in names)
+    return row, [(event_id, kind, value) for kind, value in fitted]
 
 
 def write(tx: Connection, record: dict[str, Any]) -> None:
@@ -150,15 +162,14 @@ def write(tx: Connection, record: dict[str, Any]) -> None:
 
 
 def write_many(tx: Connection, records: list[dict[str, Any]]) -> None:
-    rows: list[dict[str, Any]] = []
-    names: list[dict[str, str]] = []
+    rows: list[tuple[Any, ...]] = []
+    names: list[tuple[str, str, str | None]] = []
     for record in records:
         row, name_rows = _event_row(record)
         rows.append(row)
         names.extend(name_rows)
-    tx.execute(_INSERT_EVENT, rows)
-    if names:
-        tx.execute(_INSERT_NAMES, names)
+    _INSERT_EVENTS.insert_many(tx, rows)
+    _INSERT_NAMES.insert_many(tx, names)
 
 
 class AuditWriter:

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table, bindparam, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from ironkeep.errors import NoSuchEntity
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
-# Statements are built once with bind parameters: building a SQLAlchemy expression per call costs
-# several times what running it does.
-_BY_NAME: dict[str, Select[Any]] = {}
+# Statements are built once and run as prepared statements: these lookups are on every call's path.
+_BY_NAME: dict[str, Prepared] = {}
 
 
 def _find(tx: Connection, table: Table, account_id: str, name: str) -> Row[Any] | None:
     statement = _BY_NAME.get(table.name)
     if statement is None:
-        statement = select(table).where(
-            table.c.account_id == bindparam("account"), table.c.name_lower == bindparam("name")
+        statement = Prepared(
+            select(table).where(
+                table.c.account_id == bindparam("account"), table.c.name_lower == bindparam("name")
+            )
         )
         _BY_NAME[table.name] = statement
-    return tx.execute(statement, {"account": account_id, "name": name.lower()}).first()
+    return statement.first(tx, {"account": account_id, "name": name.lower()})
 
 
 def find_user(tx: Connection, account_id: str, name: str) -> Row[Any] | None:

@@ -27,6 +27,7 @@ from ironkeep.services.context import Caller
 from ironkeep.services.session_keys import SessionKeys
 from ironkeep.store import principals as store_principals
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
 KEY_USE_GRANULARITY = timedelta(seconds=60)
 
@@ -65,7 +66,7 @@ class Principals:
             return self._authenticate_session(tx, access_key_id, session_token, now)
         if session_token:  # a long-term key with a session token (a stale AWS_SESSION_TOKEN): AWS refuses it
             raise InvalidClientTokenId()
-        row = tx.execute(_KEY_QUERY, {"key": access_key_id}).first()
+        row = _KEY_QUERY.first(tx, {"key": access_key_id})
         if row is None or row.status != "Active":
             raise InvalidClientTokenId()
         secret = self.box.open(row.secret_sealed, aad=secret_aad(access_key_id)).decode()
@@ -102,9 +103,7 @@ class Principals:
         key = self.session_keys.lookup(tx, key_id, now)
         opened = open_token(session_token, access_key_id, {key_id: key} if key is not None else {}, now)
         session = opened.context
-        generation = tx.execute(
-            select(t.accounts.c.generation).where(t.accounts.c.id == session.account_id)
-        ).scalar()
+        generation = _GENERATION.scalar(tx, {"account": session.account_id})
         if generation is None:
             raise InvalidClientTokenId()
         user_name = None
@@ -198,8 +197,8 @@ def _key_query() -> Any:
     )
 
 
-_KEY_QUERY = _key_query().where(t.access_keys.c.id == bindparam("key"))
-_GENERATION = select(t.accounts.c.generation).where(t.accounts.c.id == bindparam("account"))
+_KEY_QUERY = Prepared(_key_query().where(t.access_keys.c.id == bindparam("key")))
+_GENERATION = Prepared(select(t.accounts.c.generation).where(t.accounts.c.id == bindparam("account")))
 
 
 def managed_policy_documents(tx: Connection, arns: list[str]) -> list[str]:

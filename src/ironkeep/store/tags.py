@@ -19,6 +19,7 @@ from ironkeep.model import Tag
 from ironkeep.model.limits import TAGS_PER_ENTITY
 from ironkeep.store import dialect, rows
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
 _t = t.tags.c
 
@@ -75,17 +76,19 @@ def _all_of_statement(ordered_by: Any) -> Any:
 # stores (PostgreSQL's collation could otherwise differ): the plain column on SQLite, COLLATE "C"
 # on PostgreSQL.
 _ALL_OF = {
-    "sqlite": _all_of_statement(_t.key_lower),
-    "postgresql": _all_of_statement(_t.key_lower.collate("C")),
+    "sqlite": Prepared(_all_of_statement(_t.key_lower)),
+    "postgresql": Prepared(_all_of_statement(_t.key_lower.collate("C"))),
 }
 
 
 def all_of(tx: Connection, kind: str, resource_id: str) -> builtins.list[Tag]:
     """Every tag of a resource, by key regardless of case."""
-    query = _ALL_OF.get(tx.dialect.name)
-    if query is None:
-        query = _all_of_statement(dialect.sortable(tx, _t.key_lower))
-    return [Tag(row.key, row.value) for row in tx.execute(query, {"kind": kind, "rid": resource_id})]
+    params = {"kind": kind, "rid": resource_id}
+    prepared = _ALL_OF.get(tx.dialect.name)
+    if prepared is not None:
+        return [Tag(row.key, row.value) for row in prepared.all(tx, params)]
+    query = _all_of_statement(dialect.sortable(tx, _t.key_lower))
+    return [Tag(row.key, row.value) for row in tx.execute(query, params)]
 
 
 def list(

@@ -1,0 +1,152 @@
+"""SELECTs on the hot path, compiled once per dialect and run on the transaction's own connection.
+
+SQLAlchemy's per-execution machinery (events, the compiled cache lookup, the result proxy) costs
+several times what SQLite takes to answer an indexed lookup. A :class:`Prepared` statement keeps
+what SQLAlchemy compiled (the SQL text, the order of its parameters, each column's result
+processor) and runs it with the DBAPI cursor of the connection the transaction already holds, so
+it sees exactly what the transaction sees. Rows are named tuples with the same attribute names
+and the same Python values (aware UTC datetimes included) as SQLAlchemy's rows.
+
+Only plain SELECTs with scalar bind parameters belong here: no ``IN`` lists, no bind processing.
+:class:`PreparedInsert` does the same for a batch of rows (the audit trail's inserts).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Select, Table, bindparam, insert
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    positions: tuple[str, ...] | None  # parameter names in order (qmark), or None (named)
+    row: Any  # the namedtuple class
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+def _row_class(names: list[str]) -> Any:
+    base = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+
+    class Row(base):
+        __slots__ = ()
+
+        @property
+        def _mapping(self) -> dict[str, Any]:  # as SQLAlchemy's Row offers it
+            return self._asdict()
+
+    return Row
+
+
+class Prepared:
+    """``Prepared(select(...).where(col == bindparam("name")))``, then ``.first(tx, {"name": v})``."""
+
+    __slots__ = ("_by_dialect", "statement")
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, tx: Connection) -> _Compiled:
+        dialect = tx.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            result = self.statement.compile(dialect=dialect)
+            if result._bind_processors:  # pragma: no cover - a programming error, caught at first use
+                raise ValueError("a prepared statement takes no parameters that need processing")
+            columns = list(self.statement.selected_columns)
+            processors = []
+            for index, column in enumerate(columns):
+                process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                if process is not None:
+                    processors.append((index, process))
+            row = _row_class([str(column.key) for column in columns])
+            positions = tuple(result.positiontup) if result.positiontup is not None else None
+            compiled = _Compiled(result.string, positions, row, tuple(processors))
+            self._by_dialect[dialect.name] = compiled
+        return compiled
+
+    def _rows(self, tx: Connection, params: dict[str, Any], one: bool) -> list[Any]:
+        compiled = self._compiled(tx)
+        args: Any = params if compiled.positions is None else [params[n] for n in compiled.positions]
+        cursor = tx.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, args)
+            raw = [cursor.fetchone()] if one else cursor.fetchall()
+        finally:
+            cursor.close()
+        make, processors = compiled.row, compiled.processors
+        out = []
+        for values in raw:
+            if values is None:
+                continue
+            if processors:
+                values = list(values)
+                for index, process in processors:
+                    values[index] = process(values[index])
+            out.append(make._make(values))
+        return out
+
+    def first(self, tx: Connection, params: dict[str, Any]) -> Any | None:
+        rows = self._rows(tx, params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, tx: Connection, params: dict[str, Any]) -> list[Any]:
+        return self._rows(tx, params, one=False)
+
+    def scalar(self, tx: Connection, params: dict[str, Any]) -> Any | None:
+        row = self.first(tx, params)
+        return row[0] if row is not None else None
+
+
+class PreparedInsert:
+    """``INSERT INTO table (columns...)`` compiled once per dialect, run with ``executemany`` on
+    the transaction's own connection; values go through each column's bind processing (times,
+    booleans) as SQLAlchemy would. ``insert_many(tx, [(v1, v2, ...), ...])`` in ``columns`` order."""
+
+    __slots__ = ("_by_dialect", "columns", "table")
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self._by_dialect: dict[str, tuple[str, bool, tuple[tuple[int, Callable[[Any], Any]], ...]]] = {}
+
+    def _compiled(self, tx: Connection) -> tuple[str, bool, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+        dialect = tx.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            statement = insert(self.table).values({name: bindparam(name) for name in self.columns})
+            result = statement.compile(dialect=dialect)
+            positional = result.positiontup is not None
+            if result.positiontup is not None and tuple(result.positiontup) != self.columns:  # pragma: no cover
+                raise ValueError("unexpected parameter order")
+            processors = []
+            for index, name in enumerate(self.columns):
+                column_type = self.table.c[name].type
+                process = column_type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((index, process))
+            compiled = (result.string, positional, tuple(processors))
+            self._by_dialect[dialect.name] = compiled
+        return compiled
+
+    def insert_many(self, tx: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        sql, positional, processors = self._compiled(tx)
+        if processors:
+            processed = []
+            for row in rows:
+                values = list(row)
+                for index, process in processors:
+                    values[index] = process(values[index])
+                processed.append(values)
+            rows = processed
+        args: Any = rows if positional else [dict(zip(self.columns, row, strict=True)) for row in rows]
+        cursor = tx.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, args)
+        finally:
+            cursor.close()
