@@ -3,11 +3,12 @@
 Scenarios: GetUser (an IAM user with a policy, so authentication and authorization both run),
 ListUsers over 1,000 users, STS AssumeRole and GetCallerIdentity made with session credentials,
 CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside
-them, in the same run, a hello-world ASGI app served the same way (uvicorn, one process): the
-ceiling. Requests are SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client
+them, in the same run, a hello-world ASGI app served the same way (uvicorn, with as many forked
+workers on one socket as the server has: ``--workers``, one per core by default): the ceiling. Requests are SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client
 measures the server, not its own signing.
 
-    python3 benchmarks/api.py [--seconds 5] [--database-url postgresql+psycopg://...] [--audit off]
+    python3 benchmarks/api.py [--seconds 5] [--backend postgresql] [--workers 2]
+        [--extra-env IRONKEEP_AUDIT=off] [--scenarios GetUser,ListUsers] [--concurrency 1,8,32]
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def hello_requests(port: int) -> bytes:
     ).encode()
 
 
-def start_hello() -> tuple[subprocess.Popen, int]:
+def start_hello(workers: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "hello_app.py"), str(port)])
+    proc = subprocess.Popen([sys.executable, str(HERE / "hello_app.py"), str(port), str(workers)])
     import socket
 
     for _ in range(200):
@@ -126,15 +127,23 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for both servers (default: one per core)",
+    )
+    parser.add_argument("--scenarios", default="", help="comma-separated subset, e.g. GetUser")
+    parser.add_argument(
         "--extra-env", default="", help="KEY=VALUE,... passed to the server (e.g. IRONKEEP_AUDIT=off)"
     )
     args = parser.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.extra_env.split(",") if kv)
+    extra.setdefault("IRONKEEP_WORKERS", str(args.workers))
     levels = [int(c) for c in args.concurrency.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="ironkeep-bench-"))
     server, schema = start_server(tmp, args.backend, extra_env=extra)
-    hello, hello_port = start_hello()
+    hello, hello_port = start_hello(args.workers)
     rows = []
     try:
         key, secret, role_arn = setup(server, args.users)
@@ -160,6 +169,17 @@ def main() -> None:
         )
         get_user = signed(server.endpoint, key, secret, {"Action": "GetUser", "UserName": "user00042"})
         list_users = signed(server.endpoint, key, secret, {"Action": "ListUsers", "MaxItems": "1000"})
+        wanted = {name.strip().lower() for name in args.scenarios.split(",") if name.strip()}
+
+        def want(scenario: str) -> bool:
+            return not wanted or any(scenario.lower().startswith(name) for name in wanted)
+
+        fixed = [
+            ("GetUser", get_user),
+            ("ListUsers (1,000 users)", list_users),
+            ("STS AssumeRole", assume),
+            ("STS GetCallerIdentity (session credentials)", whoami),
+        ]
         for conc in levels:
             hello_req = hello_requests(hello_port)
             rows.append(
@@ -169,26 +189,12 @@ def main() -> None:
                     loadgen.run("127.0.0.1", hello_port, [[hello_req]] * conc, args.seconds),
                 )
             )
-            rows.append(
-                row("GetUser", conc, loadgen.run("127.0.0.1", port, [[get_user]] * conc, args.seconds))
-            )
-            rows.append(
-                row(
-                    "ListUsers (1,000 users)",
-                    conc,
-                    loadgen.run("127.0.0.1", port, [[list_users]] * conc, args.seconds),
-                )
-            )
-            rows.append(
-                row("STS AssumeRole", conc, loadgen.run("127.0.0.1", port, [[assume]] * conc, args.seconds))
-            )
-            rows.append(
-                row(
-                    "STS GetCallerIdentity (session credentials)",
-                    conc,
-                    loadgen.run("127.0.0.1", port, [[whoami]] * conc, args.seconds),
-                )
-            )
+            for name, request in fixed:
+                if want(name):
+                    result = loadgen.run("127.0.0.1", port, [[request]] * conc, args.seconds)
+                    rows.append(row(name, conc, result))
+            if not want("CreateUser+DeleteUser"):
+                continue
             pairs_per_conn = 400
             per_conn = []
             for c in range(conc):
@@ -202,25 +208,19 @@ def main() -> None:
                         signed(server.endpoint, key, secret, {"Action": "DeleteUser", "UserName": name})
                     )
                 per_conn.append(reqs)
-            rows.append(
-                row(
-                    "CreateUser+DeleteUser",
-                    conc,
-                    loadgen.run(
-                        "127.0.0.1",
-                        port,
-                        per_conn,
-                        args.seconds,
-                        max_requests_per_connection=2 * pairs_per_conn,
-                    ),
-                )
+            result = loadgen.run(
+                "127.0.0.1", port, per_conn, args.seconds, max_requests_per_connection=2 * pairs_per_conn
             )
+            rows.append(row("CreateUser+DeleteUser", conc, result))
     finally:
         hello.terminate()
         server.stop()
         if schema:
             drop_schema(schema)
-    print(f"backend: {args.backend}, {os.cpu_count()} cores, {args.seconds:.0f} s per cell")
+    print(
+        f"backend: {args.backend}, {os.cpu_count()} cores, {args.workers} worker(s) each,"
+        f" trail {extra.get('IRONKEEP_AUDIT', 'on')}, {args.seconds:.0f} s per cell"
+    )
     print("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -1,4 +1,9 @@
-"""The ceiling for benchmarks/api.py: a hello-world ASGI app served exactly as Ironkeep is."""
+"""The ceiling for benchmarks/api.py: a hello-world ASGI app served exactly as Ironkeep is
+(Starlette on uvicorn; with ``workers`` > 1, forked workers on one socket, as ``ironkeep serve
+--workers``).
+
+    python3 benchmarks/hello_app.py PORT [WORKERS]
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,26 @@ async def hello(request: Request) -> Response:
 
 app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"])])
 
-if __name__ == "__main__":
-    uvicorn.run(
-        app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False, lifespan="off"
+
+def main() -> None:
+    port = int(sys.argv[1])
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    from ironkeep.prefork import listen, supervise
+
+    sock = listen("127.0.0.1", port)
+
+    def worker(index: int) -> int:
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+
+    sys.exit(supervise(workers, worker))
+
+
+if __name__ == "__main__":
+    main()

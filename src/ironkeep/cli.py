@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--data-dir", default=None, help="data directory (default ./ironkeep-data)")
     srv.add_argument("--database-url", default=None, help="SQLAlchemy URL; default SQLite in the data dir")
     srv.add_argument("--account-id", default=None, help="12-digit id of the account created at first start")
+    srv.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port (default 1; one per core)",
+    )
     srv.set_defaults(func=_serve)
 
     from ironkeep.admin_cli import add_commands

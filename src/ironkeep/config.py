@@ -13,6 +13,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8777
 DEFAULT_DATA_DIR = "./ironkeep-data"
 DEFAULT_REGION = "us-east-1"
+MAX_WORKERS = 64
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,7 @@ class Settings:
     audit: bool = True
     workload_credential_seconds: int = 3600
     audit_retention_days: int = 90
+    workers: int = 1
 
     @property
     def is_sqlite(self) -> bool:
@@ -64,6 +66,22 @@ def _seconds(value: Any) -> int:
     if not 900 <= seconds <= 43200:
         raise ConfigError("IRONKEEP_WORKLOAD_CREDENTIAL_SECONDS must be between 900 and 43200")
     return seconds
+
+
+def _workers(value: Any, database_url: str) -> int:
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"workers must be a number, not {value!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    if (
+        workers > 1
+        and database_url.startswith("sqlite")
+        and ("memory" in database_url or database_url.rstrip("/") == "sqlite:")
+    ):
+        raise ConfigError("an in-memory SQLite database cannot be shared by several workers")
+    return workers
 
 
 def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,4 +126,5 @@ def load_settings(args: Any = None, env: Mapping[str, str] | None = None) -> Set
         audit=str(_pick(None, env, "AUDIT", "on")).lower() not in ("off", "false", "0", "no"),
         audit_retention_days=_retention(env),
         workload_credential_seconds=_seconds(_pick(None, env, "WORKLOAD_CREDENTIAL_SECONDS", 3600)),
+        workers=_workers(_pick(flag("workers"), env, "WORKERS", 1), str(database_url)),
     )

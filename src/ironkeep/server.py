@@ -18,24 +18,33 @@ from ironkeep.config import ConfigError, Settings, load_settings
 log = logging.getLogger("ironkeep")
 
 
-def build(settings: Settings) -> tuple[Any, Any]:
-    """Open and migrate the store, bootstrap the account; return (app, pipeline)."""
-    from ironkeep.app import Pipeline, build_app
+def prepare(settings: Settings) -> tuple[Any, bytes, str]:
+    """Open and migrate the store, make sure the master key and the account exist; return
+    (store, master key, account id). Safe to run again: the second time changes nothing."""
     from ironkeep.auth.secrets import SecretBox, load_or_create_master_key
     from ironkeep.services.bootstrap import ensure_account
-    from ironkeep.services.principals import Principals
     from ironkeep.store import Store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store.open(settings.database_url, schema=settings.database_schema)
     store.migrate()
     master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
+    account_id = ensure_account(store, SecretBox(master_key), settings)
+    return store, master_key, account_id
+
+
+def build(settings: Settings) -> tuple[Any, Any]:
+    """Open and migrate the store, bootstrap the account; return (app, pipeline)."""
+    from ironkeep.app import Pipeline, build_app
+    from ironkeep.auth.secrets import SecretBox
+    from ironkeep.services.principals import Principals
+
+    store, master_key, account_id = prepare(settings)
     box = SecretBox(master_key)
-    account_id = ensure_account(store, box, settings)
-    from ironkeep.protocol import prepare
+    from ironkeep.protocol import prepare as prepare_protocol
 
     for service in ("iam", "sts"):
-        prepare(service)
+        prepare_protocol(service)
     principals = Principals(store, box)
     from ironkeep.services.cloudtrail_lookup import derive_token_key
 
@@ -64,26 +73,63 @@ def serve(args: Any) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step is noise
     # the URL outbound web identity tokens name as their issuer (IRONKEEP_PUBLIC_URL overrides it)
     os.environ.setdefault("IRONKEEP_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
+    if settings.workers > 1:
+        return _serve_workers(settings)
+    return _serve_one(settings, sockets=None, worker=0)
+
+
+def _serve_one(settings: Settings, sockets: list[Any] | None, worker: int) -> int:
+    """Serve in this process until SIGTERM/SIGINT (a worker: SIGTERM, from the supervisor)."""
     app, pipeline = build(settings)
     from ironkeep.services.audit_retention import Pruner
 
-    pruner = Pruner(pipeline.store, settings.audit_retention_days).start()
+    pruner = Pruner(pipeline.store, settings.audit_retention_days).start() if worker == 0 else None
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
     )
-    _GracefulServer(config).run()
-    pruner.stop()
+    server = _GracefulServer(config)
+    if sockets is not None:
+        server.announce = False  # the supervisor says it once
+        server.signals = (signal.SIGTERM,)
+    server.run(sockets=sockets)
+    if pruner is not None:
+        pruner.stop()
     if pipeline.audit_writer is not None:
         pipeline.audit_writer.flush()
-    print("ironkeep: stopped", flush=True)
+    if sockets is None:
+        print("ironkeep: stopped", flush=True)
     return 0
 
 
+def _serve_workers(settings: Settings) -> int:
+    """Migrate and bootstrap once, bind once, then fork the workers (see :mod:`ironkeep.prefork`)."""
+    from ironkeep.prefork import listen, supervise
+
+    store, _, _ = prepare(settings)
+    store.dispose()  # the workers open their own connections
+    sock = listen(settings.host, settings.port)
+    print(
+        f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}"
+        f" ({settings.workers} workers)",
+        flush=True,
+    )
+    status = supervise(settings.workers, lambda index: _serve_one(settings, [sock], index))
+    sock.close()
+    print("ironkeep: stopped", flush=True)
+    return status
+
+
 class _GracefulServer(uvicorn.Server):
+    announce = True
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets)
         # said only once the signal handlers are in place and the socket listens
-        print(f"ironkeep: serving IAM and STS on http://{self.config.host}:{self.config.port}", flush=True)
+        if self.announce:
+            print(
+                f"ironkeep: serving IAM and STS on http://{self.config.host}:{self.config.port}", flush=True
+            )
 
     """uvicorn's server, but SIGTERM and SIGINT end it with status 0 once the requests in flight are
     done (uvicorn itself re-raises the signal after its graceful stop); a second signal forces it."""
@@ -95,7 +141,7 @@ class _GracefulServer(uvicorn.Server):
                 self.force_exit = True
             self.should_exit = True
 
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, stop) for sig in self.signals}
         try:
             yield
         finally:

@@ -1,0 +1,89 @@
+"""``ironkeep serve --workers N``: N worker processes accepting on one listening socket.
+
+Python runs one request at a time per process, so one process uses one core. The parent binds
+the socket, forks the workers (before it has started any thread or opened any connection), and
+then only supervises: it forwards SIGTERM and SIGINT to the workers, waits for them to finish
+their requests in flight, and exits 0. A worker that dies on its own is started again.
+
+Workers share nothing but the store, exactly like several Ironkeep nodes in front of one
+PostgreSQL: every worker's caches are checked against the account's generation in the store on
+each request, so a change made through one worker is enforced by all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+RESTART_DELAY = 1.0
+
+
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket for ``host:port`` (IPv6 when the host is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def supervise(workers: int, run_worker: Callable[[int], int]) -> int:
+    """Fork ``workers`` processes running ``run_worker(index)`` (its return value is the
+    process's exit status); return 0 once they have all stopped after SIGTERM/SIGINT."""
+    children: dict[int, int] = {}  # pid -> worker index
+    stopping = False
+
+    def start(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: the parent's handlers are not its own
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards Ctrl-C as SIGTERM
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            status = 1
+            try:
+                status = run_worker(index)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
+        children[pid] = index
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for index in range(workers):
+            start(index)
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries os.wait itself
+                continue
+            if pid not in children:
+                continue
+            index = children.pop(pid)
+            if stopping:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            print(f"ironkeep: worker {index} (pid {pid}) exited with {code}; starting it again", flush=True)
+            time.sleep(RESTART_DELAY)
+            if not stopping:
+                start(index)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
