@@ -80,6 +80,7 @@ class _Call:
     params: dict[str, Any] | None = None
     account_id: str = ""
     json: bool = False
+    inline: bool = False  # run on the event loop's thread (see Pipeline.runs_inline)
 
     def render(self, output: Any) -> tuple[int, bytes, dict[str, str]]:
         if self.json:
@@ -140,13 +141,13 @@ class Pipeline:
         # handlers reach long-lived services through ctx.services (e.g. LookupEvents flushes the writer)
         principals.audit_writer = self.audit_writer
 
-    def runs_inline(self, raw: RawRequest) -> bool:
+    def runs_inline(self, raw: RawRequest, params: dict[str, str]) -> bool:
         """Whether to run a request on the event loop rather than in the thread pool: reads on the
         embedded SQLite store, which take no lock and wait for nothing (a thread hop costs more
         than the whole read); everything else, and every PostgreSQL call, goes to the pool."""
         if not self.inline_reads or raw.target:
             return False
-        action = _action_of(raw)
+        action = params.get("Action")
         if action is None:
             return False
         op = registry.find("iam", action) or registry.find("sts", action)
@@ -157,10 +158,16 @@ class Pipeline:
             and op.name not in _WAITS_FOR_TRAIL
         )
 
-    def handle(self, raw: RawRequest) -> tuple[int, bytes, dict[str, str]]:
-        call = _Call(request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account)
+    def handle(
+        self, raw: RawRequest, *, inline: bool = False, params: dict[str, str] | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Answer one request. ``inline``: this is the event loop's thread (SQLite reads only);
+        ``params``: the request's form and query parameters, when the caller decoded them."""
+        call = _Call(
+            request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account, inline=inline
+        )
         try:
-            return self._run(raw, call)
+            return self._run(raw, call, params)
         except AWSError as raised:
             error = call.wire_error(raised)
             self._audit_failure(raw, call, error)
@@ -171,13 +178,16 @@ class Pipeline:
             self._audit_failure(raw, call, failure)
             return call.render_error(failure)
 
-    def _run(self, raw: RawRequest, call: _Call) -> tuple[int, bytes, dict[str, str]]:
-        params: dict[str, str] = {}
+    def _run(
+        self, raw: RawRequest, call: _Call, params: dict[str, str] | None
+    ) -> tuple[int, bytes, dict[str, str]]:
         if raw.target:
             call.json = True
             call.operation = raw.target.rsplit(".", 1)[-1]
+            params = {}
         else:
-            params = _params(raw)
+            if params is None:
+                params = params_of(raw)
             call.operation = params.get("Action") or "Unknown"
         try:
             signed = parse_signed_request(raw.method, raw.path, raw.query_string, raw.headers, raw.body)
@@ -211,7 +221,8 @@ class Pipeline:
             call.read_only = op.read_only
         except AWSError as error:
             decode_error = error
-        with self.store.transaction(write=op is None or not op.read_only) as tx:
+        write = op is None or not op.read_only
+        with self.store.transaction(write=write, pinned=call.inline) as tx:
             caller, secret = self.principals.authenticate(tx, signed.access_key_id, signed.session_token, now)
             verify_signature(signed, secret, now, allowed_services=SERVICES)
             call.caller, call.account_id = caller, caller.account_id
@@ -352,15 +363,8 @@ def _unstorable_paths(value: Any, path: str) -> Iterable[str]:
 _WAITS_FOR_TRAIL = frozenset({"GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities"})
 
 
-def _action_of(raw: RawRequest) -> str | None:
-    if raw.method == "POST" and raw.body:
-        return decode_form(raw.body).get("Action")
-    if raw.query_string:
-        return decode_form(raw.query_string).get("Action")
-    return None
-
-
-def _params(raw: RawRequest) -> dict[str, str]:
+def params_of(raw: RawRequest) -> dict[str, str]:
+    """The Query protocol's parameters: the form body of a POST, then the query string's."""
     params: dict[str, str] = {}
     if raw.body and raw.method == "POST":
         params.update(decode_form(raw.body))
@@ -374,21 +378,24 @@ def build_app(pipeline: Pipeline, extra_routes: list[Route] | None = None) -> St
     async def endpoint(request: HTTPRequest) -> Response:
         body = await request.body()
         client = request.client
+        scope = request.scope
+        http_headers = request.headers
         raw = RawRequest(
             method=request.method,
-            path=request.scope.get("raw_path", b"/").decode("latin-1") or "/",
-            query_string=request.url.query,
-            headers=request.headers.items(),
+            path=scope.get("raw_path", b"/").decode("latin-1") or "/",
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=http_headers.items(),
             body=body,
             source_ip=client.host if client else "",
-            user_agent=request.headers.get("user-agent", ""),
-            secure=request.url.scheme == "https",
-            target=request.headers.get("x-amz-target", ""),
+            user_agent=http_headers.get("user-agent", ""),
+            secure=scope.get("scheme") == "https",
+            target=http_headers.get("x-amz-target", ""),
         )
-        if pipeline.runs_inline(raw):
-            status, payload, headers = pipeline.handle(raw)
+        params = {} if raw.target else params_of(raw)
+        if pipeline.runs_inline(raw, params):
+            status, payload, headers = pipeline.handle(raw, inline=True, params=params)
         else:
-            status, payload, headers = await run_in_threadpool(pipeline.handle, raw)
+            status, payload, headers = await run_in_threadpool(pipeline.handle, raw, params=params or None)
         return Response(payload, status_code=status, headers=headers)
 
     return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"]), *(extra_routes or [])])

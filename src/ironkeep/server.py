@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import os
@@ -81,6 +82,10 @@ def serve(args: Any) -> int:
 def _serve_one(settings: Settings, sockets: list[Any] | None, worker: int) -> int:
     """Serve in this process until SIGTERM/SIGINT (a worker: SIGTERM, from the supervisor)."""
     app, pipeline = build(settings)
+    # Everything loaded so far (service models, the action catalogue, compiled statements) lives
+    # as long as the process: out of the collector's sight, a full collection no longer walks it.
+    gc.collect()
+    gc.freeze()
     from ironkeep.services.audit_retention import Pruner
 
     pruner = Pruner(pipeline.store, settings.audit_retention_days).start() if worker == 0 else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
@@ -87,6 +88,7 @@ def _model(service: str) -> ServiceModel | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def operation_model(service: str, operation: str) -> OperationModel | None:
     """botocore's model of the operation (Query or JSON service), or ``None`` if unknown."""
     model = _model(service)

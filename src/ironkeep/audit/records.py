@@ -22,10 +22,12 @@ response is logged (without the secret key and, in Ironkeep, without the session
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ironkeep.audit.elements import (
@@ -122,7 +124,7 @@ def _new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallRecordInput:
     """Everything the request pipeline knows once a call has finished (successfully or not).
 
@@ -157,7 +159,8 @@ class CallRecordInput:
 
 def iso_time(value: datetime) -> str:
     """CloudTrail's ``eventTime``/``creationDate`` form: ``2024-05-06T07:08:09Z`` (UTC)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    v = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
 
 
 def event_source(service: str) -> str:
@@ -184,7 +187,14 @@ def _issuer(issuer: SessionIssuer | None) -> dict[str, Any]:
 
 
 def user_identity(caller: Caller | None, access_key_id: str | None) -> dict[str, Any]:
-    """The record's ``userIdentity``."""
+    """The record's ``userIdentity`` (a new dict: the caller may change it)."""
+    return copy.deepcopy(_user_identity(caller, access_key_id))
+
+
+@lru_cache(maxsize=4096)
+def _user_identity(caller: Caller | None, access_key_id: str | None) -> dict[str, Any]:
+    """:func:`user_identity`, built once per caller and key (a steady caller makes many calls);
+    the dict is shared by the records that use it and must not be changed."""
     if caller is None:
         return _drop_none({"type": "Unknown", "accessKeyId": access_key_id})
     if caller.type == "AWSService":
@@ -281,7 +291,7 @@ def build_record(call: CallRecordInput) -> dict[str, Any]:
 
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(call.caller, call.access_key_id),
+        "userIdentity": _user_identity(call.caller, call.access_key_id),
         "eventTime": iso_time(call.time),
         "eventSource": event_source(service),
         "eventName": operation,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -32,8 +33,10 @@ log = logging.getLogger("ironkeep.audit")
 _TYPES = {"Root", "IAMUser", "AssumedRole", "FederatedUser", "WebIdentityUser", "SAMLUser"}
 
 
+@lru_cache(maxsize=4096)
 def audit_caller(caller: Caller | None) -> records.Caller | None:
-    """The record's ``userIdentity`` for an authenticated caller (None: authentication failed)."""
+    """The record's ``userIdentity`` for an authenticated caller (None: authentication failed);
+    built once per caller (callers are immutable, and a steady one makes many calls)."""
     if caller is None or caller.kind == "Anonymous":
         return None
     session = caller.session

@@ -27,8 +27,20 @@ def user_resource(ctx: CallContext, params: dict[str, Any]) -> str:
     if not name:
         return ctx.caller.arn
     row = find_user(ctx.tx, ctx.account_id, name)
+    ctx.extra[_FOUND] = (name.lower(), row)  # same transaction: the handler need not read it again
     path = row.path if row is not None else params.get("Path") or "/"
     return iam_arn(ctx.account_id, "user", path, name)
+
+
+_FOUND = "iam_users.found"
+
+
+def _user_row(ctx: CallContext, name: str) -> Row[Any]:
+    """The user ``name`` (NoSuchEntity if absent), as authorization found it in this call."""
+    found = ctx.extra.get(_FOUND)
+    if found is not None and found[0] == name.lower() and found[1] is not None:
+        return found[1]
+    return get_user_row(ctx.tx, ctx.account_id, name)
 
 
 def user_shape(tx: Connection, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
@@ -114,7 +126,7 @@ def get_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         if caller.user_name is None:
             raise common.InvalidInput("Must specify userName when calling with non-User credentials")
         name = caller.user_name
-    return {"User": user_shape(ctx.tx, get_user_row(ctx.tx, ctx.account_id, name), with_tags=True)}
+    return {"User": user_shape(ctx.tx, _user_row(ctx, name), with_tags=True)}
 
 
 @operation("iam", "ListUsers", resource=lambda ctx, params: iam_arn(ctx.account_id, "user", "/", "*"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ class Store:
         self.engine = engine
         self.url = url
         self.schema = schema
+        self._pinned = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -62,23 +64,48 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+    def transaction(self, *, write: bool = True, pinned: bool = False) -> Iterator[Connection]:
         """One database transaction: committed when the block ends, rolled back on any exception.
 
         ``write=False`` lets SQLite readers run beside a writer. A unique-key violation that no
         repository function translated becomes EntityAlreadyExists.
+
+        ``pinned=True`` (read transactions only) runs on a connection this thread keeps between
+        calls instead of one taken from the pool and given back: checking a connection out and in
+        costs several times what a short read does. For a thread that serves many short reads
+        (the server's event loop on SQLite); any other thread would hold a pooled connection.
         """
+        if pinned and not write:
+            with self._translated(), self._pinned_connection().begin():
+                yield self._pinned.conn
+            return
         with self.engine.connect() as conn:
             conn = conn.execution_options(**dialect.write_options(write))
-            try:
-                with conn.begin():
-                    yield conn
-            except IntegrityError as error:
-                if not dialect.is_unique_violation(error):
-                    raise
-                raise EntityAlreadyExists(
-                    f"Entity already exists: {dialect.violated_constraint(error)}"
-                ) from error
+            with self._translated(), conn.begin():
+                yield conn
+
+    def _pinned_connection(self) -> Connection:
+        conn: Connection | None = getattr(self._pinned, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect().execution_options(**dialect.write_options(False))
+            self._pinned.conn = conn
+        return conn
+
+    @staticmethod
+    @contextmanager
+    def _translated() -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as error:
+            if not dialect.is_unique_violation(error):
+                raise
+            raise EntityAlreadyExists(
+                f"Entity already exists: {dialect.violated_constraint(error)}"
+            ) from error
 
     def dispose(self) -> None:
+        conn: Connection | None = getattr(self._pinned, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._pinned.conn = None
         self.engine.dispose()
