@@ -165,11 +165,7 @@ class _Claim(NamedTuple):
     signature: str
     date: datetime
     expires: int | None
-
-    @property
-    def amz_date(self) -> str:
-        """The date as it enters the string to sign (ISO-8601 basic)."""
-        return _basic(self.date)
+    amz_date: str  # the date as it enters the string to sign (ISO-8601 basic)
 
 
 def _check_algorithm(algorithm: str) -> None:
@@ -208,7 +204,9 @@ def _claim_from_header(value: str, header_map: Mapping[str, list[str]]) -> _Clai
         date = _parse_amz_date(amz_date)
     else:
         date = _parse_http_date(http_date or "")
-    return _Claim(False, fields["Credential"], fields["SignedHeaders"], fields["Signature"], date, None)
+    return _Claim(
+        False, fields["Credential"], fields["SignedHeaders"], fields["Signature"], date, None, _basic(date)
+    )
 
 
 def _claim_from_query(params: Mapping[str, str]) -> _Claim:
@@ -228,6 +226,7 @@ def _claim_from_query(params: Mapping[str, str]) -> _Claim:
         params["X-Amz-Signature"],
         date,
         expires,
+        _basic(date),
     )
 
 
@@ -265,6 +264,7 @@ def _parse_expires(value: str) -> int:
     return expires
 
 
+@lru_cache(maxsize=1024)  # a client sends the same credential scope all day
 def _parse_credential(credential: str) -> tuple[str, str, str, str]:
     parts = credential.split("/")
     if len(parts) != 5 or not all(parts):
@@ -282,6 +282,7 @@ def _parse_credential(credential: str) -> tuple[str, str, str, str]:
     return access_key_id, scope_date, region, service
 
 
+@lru_cache(maxsize=256)
 def _parse_signed_headers(value: str) -> tuple[str, ...]:
     names = sorted({name.strip().lower() for name in value.split(";") if name.strip()})
     if "host" not in names:
@@ -293,6 +294,7 @@ def _parse_signed_headers(value: str) -> tuple[str, ...]:
 # canonical request
 
 
+@lru_cache(maxsize=256)
 def canonical_uri(path: str) -> str:
     """The canonical URI of a non-S3 service: dot segments and empty segments removed, encoded."""
     if not path:
@@ -417,7 +419,7 @@ def _check_time(parsed: SignedRequest, now: datetime) -> None:
 
 def _basic(moment: datetime) -> str:
     """ISO-8601 basic format; by hand, since strftime drops the zero padding of years < 1000."""
-    m = moment.astimezone(UTC)
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return f"{m.year:04d}{m.month:02d}{m.day:02d}T{m.hour:02d}{m.minute:02d}{m.second:02d}Z"
 
 

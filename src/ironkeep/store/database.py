@@ -76,6 +76,9 @@ class Store:
         (the server's event loop on SQLite); any other thread would hold a pooled connection.
         """
         if pinned and not write:
+            if self.dialect == "sqlite":
+                yield from self._pinned_sqlite_read()
+                return
             with self._translated(), self._pinned_connection().begin():
                 yield self._pinned.conn
             return
@@ -83,6 +86,27 @@ class Store:
             conn = conn.execution_options(**dialect.write_options(write))
             with self._translated(), conn.begin():
                 yield conn
+
+    def _pinned_sqlite_read(self) -> Iterator[Connection]:
+        """A read transaction begun and ended on the driver's connection (SQLAlchemy's own
+        begin/commit cost more than the reads): statements through SQLAlchemy still work, its
+        transaction joining the open one (see dialect._on_begin), and end with it."""
+        conn = self._pinned_connection()
+        driver = conn.connection.driver_connection
+        driver.execute("BEGIN")  # type: ignore[union-attr]
+        try:
+            with self._translated():
+                yield conn
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            else:
+                driver.rollback()  # type: ignore[union-attr]
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            driver.commit()  # type: ignore[union-attr]
 
     def _pinned_connection(self) -> Connection:
         conn: Connection | None = getattr(self._pinned, "conn", None)

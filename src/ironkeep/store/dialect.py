@@ -90,9 +90,12 @@ def _sqlite(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        if driver.in_transaction:  # type: ignore[union-attr]
+            return  # a pinned read transaction began on the driver's connection: join it
         write = conn.get_execution_options().get(_WRITE_OPTION, True)
         # on the driver's connection directly: a statement through SQLAlchemy costs more than BEGIN
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
+        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     return engine
 
