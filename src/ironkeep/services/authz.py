@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ironkeep.audit.records import iso_time
 from ironkeep.engine import Principal, Request, authorize, compile_policy_set
 from ironkeep.errors import AccessDenied
 from ironkeep.services.context import CallContext, Caller
@@ -46,7 +47,7 @@ def request_context(ctx: CallContext, extra: Mapping[str, Any] | None = None) ->
     """The global condition keys AWS puts in every request's context."""
     now = ctx.now
     context: dict[str, Any] = {
-        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:CurrentTime": iso_time(now),
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:SecureTransport": "true" if ctx.secure_transport else "false",
         "aws:RequestedRegion": ctx.region,
@@ -59,7 +60,7 @@ def request_context(ctx: CallContext, extra: Mapping[str, Any] | None = None) ->
         context["aws:UserAgent"] = ctx.user_agent
     session = ctx.caller.session
     if session is not None:
-        context["aws:TokenIssueTime"] = session.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        context["aws:TokenIssueTime"] = iso_time(session.issued_at)
         context["aws:MultiFactorAuthPresent"] = "true" if session.mfa_authenticated else "false"
         if session.mfa_authenticated and session.mfa_authenticated_at is not None:
             context["aws:MultiFactorAuthAge"] = str(
