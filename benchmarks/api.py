@@ -2,10 +2,12 @@
 
 Scenarios: GetUser (an IAM user with a policy, so authentication and authorization both run),
 ListUsers over 1,000 users, STS AssumeRole and GetCallerIdentity made with session credentials,
-CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside
-them, in the same run, a hello-world ASGI app served the same way (uvicorn, with as many forked
-workers on one socket as the server has: ``--workers``, one per core by default): the ceiling. Requests are SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client
-measures the server, not its own signing.
+CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside them, in the same run: a
+hello-world ASGI app served the same way (uvicorn, with as many forked workers on one socket as
+the server has: ``--workers``, one per core by default), the ceiling; and GetUser on a second
+server with the audit trail off, so the run says what the trail costs. Requests are
+SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client measures the
+server, not its own signing.
 
     python3 benchmarks/api.py [--seconds 5] [--backend postgresql] [--workers 2]
         [--extra-env IRONKEEP_AUDIT=off] [--scenarios GetUser,ListUsers] [--concurrency 1,8,32]
@@ -136,6 +138,11 @@ def main() -> None:
     parser.add_argument(
         "--extra-env", default="", help="KEY=VALUE,... passed to the server (e.g. IRONKEEP_AUDIT=off)"
     )
+    parser.add_argument(
+        "--no-trail-comparison",
+        action="store_true",
+        help="skip GetUser on a second server with the audit trail off (what the trail costs)",
+    )
     args = parser.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.extra_env.split(",") if kv)
     extra.setdefault("IRONKEEP_WORKERS", str(args.workers))
@@ -143,10 +150,22 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="ironkeep-bench-"))
     server, schema = start_server(tmp, args.backend, extra_env=extra)
+    quiet = quiet_schema = None
+    if not args.no_trail_comparison and extra.get("IRONKEEP_AUDIT", "on") != "off":
+        (tmp / "trail-off").mkdir()
+        quiet, quiet_schema = start_server(
+            tmp / "trail-off", args.backend, extra_env={**extra, "IRONKEEP_AUDIT": "off"}
+        )
     hello, hello_port = start_hello(args.workers)
     rows = []
     try:
         key, secret, role_arn = setup(server, args.users)
+        quiet_get_user = None
+        if quiet is not None:
+            quiet_key, quiet_secret, _ = setup(quiet, 43)
+            quiet_get_user = signed(
+                quiet.endpoint, quiet_key, quiet_secret, {"Action": "GetUser", "UserName": "user00042"}
+            )
         port = int(server.endpoint.rsplit(":", 1)[1])
         assume = signed(
             server.endpoint,
@@ -193,6 +212,10 @@ def main() -> None:
                 if want(name):
                     result = loadgen.run("127.0.0.1", port, [[request]] * conc, args.seconds)
                     rows.append(row(name, conc, result))
+                if name == "GetUser" and want(name) and quiet is not None and quiet_get_user is not None:
+                    quiet_port = int(quiet.endpoint.rsplit(":", 1)[1])
+                    result = loadgen.run("127.0.0.1", quiet_port, [[quiet_get_user]] * conc, args.seconds)
+                    rows.append(row("GetUser, audit trail off", conc, result))
             if not want("CreateUser+DeleteUser"):
                 continue
             pairs_per_conn = 400
@@ -215,8 +238,11 @@ def main() -> None:
     finally:
         hello.terminate()
         server.stop()
-        if schema:
-            drop_schema(schema)
+        if quiet is not None:
+            quiet.stop()
+        for name in (schema, quiet_schema):
+            if name:
+                drop_schema(name)
     print(
         f"backend: {args.backend}, {os.cpu_count()} cores, {args.workers} worker(s) each,"
         f" trail {extra.get('IRONKEEP_AUDIT', 'on')}, {args.seconds:.0f} s per cell"
@@ -228,11 +254,18 @@ def main() -> None:
             f"| {r['scenario']} | {r['concurrency']} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
         )
     ceiling = {r["concurrency"]: r["rps"] for r in rows if r["scenario"].startswith("hello")}
+    trail_off = {r["concurrency"]: r["rps"] for r in rows if r["scenario"] == "GetUser, audit trail off"}
     for r in rows:
         if r["scenario"] == "GetUser":
             print(
                 f"GetUser at concurrency {r['concurrency']}: {100 * r['rps'] / max(1, ceiling[r['concurrency']]):.0f}% of the ceiling"
             )
+            off = trail_off.get(r["concurrency"])
+            if off:
+                print(
+                    f"  the audit trail costs {100 * (1 - r['rps'] / off):.0f}% of GetUser's throughput"
+                    f" ({off} req/s with the trail off)"
+                )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class Principals:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._key_use: dict[str, tuple[datetime | None, str | None, str | None]] = {}
+        self._secrets: dict[tuple[str, bytes], str] = {}
         self.session_keys = SessionKeys(box)
         self.audit_writer: Any = None  # set by the pipeline: services.audit_trail.AuditWriter or None
         self.lookup_token_key: bytes | None = None  # set by the server: LookupEvents' NextToken key
@@ -69,7 +70,7 @@ class Principals:
         row = _KEY_QUERY.first(tx, {"key": access_key_id})
         if row is None or row.status != "Active":
             raise InvalidClientTokenId()
-        secret = self.box.open(row.secret_sealed, aad=secret_aad(access_key_id)).decode()
+        secret = self._secret(access_key_id, row.secret_sealed)
         self._key_use[access_key_id] = (row.last_used_at, row.last_used_region, row.last_used_service)
         if row.user_id is None:
             caller = Caller(
@@ -92,6 +93,19 @@ class Principals:
                 generation=row.generation,
             )
         return caller, secret
+
+    def _secret(self, access_key_id: str, sealed: bytes) -> str:
+        """The key's secret, opened once per sealed value: a key's secret never changes, and the
+        sealed bytes it is cached under come from this request's own read of the key."""
+        cache_key = (access_key_id, bytes(sealed))
+        secret = self._secrets.get(cache_key)
+        if secret is None:
+            secret = self.box.open(sealed, aad=secret_aad(access_key_id)).decode()
+            with self._lock:
+                if len(self._secrets) >= self._cache_size:
+                    self._secrets.clear()
+                self._secrets[cache_key] = secret
+        return secret
 
     def _authenticate_session(
         self, tx: Connection, access_key_id: str, session_token: str | None, now: datetime

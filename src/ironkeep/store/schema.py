@@ -328,7 +328,6 @@ audit_events = Table(
     Column("record", Text, nullable=False),  # the CloudTrail record, JSON
     Index("ix_audit_events_account_time", "account_id", "event_time", "event_id"),
     Index("ix_audit_events_name", "account_id", "event_name"),
-    Index("ix_audit_events_username", "account_id", "username"),
     Index("ix_audit_events_key", "account_id", "access_key_id"),
 )
 
