@@ -67,8 +67,9 @@ CASES = [
 @pytest.mark.parametrize(("flavour", "pattern", "value", "expected"), CASES)
 def test_wildcards(flavour: str, pattern: str, value: str, expected: bool) -> None:
     assert bool(match_all(pattern, value, flavour)) is expected
-    # the grouped matcher agrees with the single one
+    # the grouped matcher agrees with the single one, and so does its one-call form
     assert bool(PatternSet([((pattern, True),)], flavour)(value)) is expected
+    assert bool(PatternSet([((pattern, True),)], flavour).fast(value)) is expected
 
 
 def test_pattern_set_mixes_fast_paths_and_regexes() -> None:
@@ -80,6 +81,25 @@ def test_pattern_set_mixes_fast_paths_and_regexes() -> None:
     assert matcher("arn:aws:s3:::x123y")
     assert not matcher("arn:aws:s3:::exact2")
     assert not matcher("arn:aws:s3:::x123")
+
+
+@pytest.mark.parametrize("exact", [1, 3, 40])
+def test_pattern_set_in_one_call_agrees(exact: int) -> None:
+    patterns = [f"arn:aws:s3:::e{i}.x" for i in range(exact)] + ["arn:aws:s3:::pre/*", "arn:aws:s3:::a?c(1)"]
+    values = [
+        *(f"arn:aws:s3:::e{i}.x" for i in range(exact + 1)),
+        "arn:aws:s3:::e0ax",
+        "arn:aws:s3:::pre/",
+        "arn:aws:s3:::pre/a\nb",
+        "arn:aws:s3:::pre",
+        "arn:aws:s3:::abc(1)",
+        "arn:aws:s3:::abc1",
+        "",
+    ]
+    for some in (patterns, patterns[:exact], patterns[exact:], patterns[-1:]):
+        matcher = PatternSet([((p, True),) for p in some], RESOURCE)
+        for value in values:
+            assert bool(matcher.fast(value)) is matcher(value), (some, value)
 
 
 def _lookup(values: dict[str, str]):

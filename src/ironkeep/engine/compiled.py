@@ -3,8 +3,8 @@
 A :class:`PolicySet` holds one :class:`Group` per policy (or per SCP/RCP level). Each group
 indexes its statements by action: exact lowercased actions, wildcard actions by service prefix,
 actions with a wildcard in the service, and NotAction statements apart. ``PolicySet.plan(action)``
-gives, per group, the statements whose Action can match, cached per action; a decision then costs
-what those candidates cost, not what the whole set holds.
+gives the statements whose Action can match (a :class:`~ironkeep.engine.plan.Plan`), cached per
+action; a decision then costs what those statements cost, not what the whole set holds.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ironkeep.engine.conditions import Check, Condition, compile_conditions, conditions_check
+from ironkeep.engine.plan import Plan
 from ironkeep.engine.request import EvalContext, PrincipalInfo
 from ironkeep.errors import MalformedPolicyDocument
 from ironkeep.policy.document import Policy, PrincipalSpec, Statement, cache_key, parse_policy
@@ -36,6 +37,7 @@ Doc = str | bytes | Mapping[str, Any] | Policy
 _PLAN_CACHE = 512  # actions per policy set
 _SET_CACHE = 4096
 _STATEMENT_CACHE = 8192
+_RESOLVED_CACHE = 256  # resolved Resource patterns per statement
 
 
 class MatchedStatement:
@@ -73,25 +75,52 @@ class MatchedStatement:
 
 
 class ResourceMatcher:
-    """Resource or NotResource of a statement: static patterns at once, variables when asked."""
+    """Resource or NotResource of a statement: static patterns at once, variables when asked.
 
-    __slots__ = ("dynamic", "negate", "static")
+    ``fast``: when the element is static patterns only (no NotResource, no variables), the test
+    as one call on the resource (truthy when it matches), else None.
+    """
+
+    __slots__ = ("dynamic", "fast", "negate", "resolved", "static")
 
     def __init__(self, templates: Sequence[Template], negate: bool) -> None:
         static = [t.static_pieces() for t in templates if not t.variables]
-        self.static = PatternSet(static, RESOURCE) if static else None
+        self.static = PatternSet(static, RESOURCE).fast if static else None
         self.dynamic = tuple(t for t in templates if t.variables)
         self.negate = negate
+        self.fast = self.static if not self.dynamic and not negate else None
+        # (template's position, its variables' values) -> matcher; bounded, keyed on content
+        self.resolved: dict[tuple[Any, ...], Any] = {}
 
     def __call__(self, resource: str, ctx: EvalContext) -> bool:
-        hit = self.static is not None and self.static(resource)
+        hit = self.static is not None and bool(self.static(resource))
         if not hit:
-            for template in self.dynamic:
-                pieces = template.resolve(ctx.scalar)
-                if pieces is not None and compile_pattern(pieces, RESOURCE)(resource):
+            for i, template in enumerate(self.dynamic):
+                matcher = self._resolve(i, template, ctx)
+                if matcher is not None and matcher(resource):
                     hit = True
                     break
         return hit != self.negate
+
+    def _resolve(self, i: int, template: Template, ctx: EvalContext) -> Any:
+        """The matcher of ``template`` with its variables' values, or None when one has none (as
+        :meth:`Template.resolve`: the first such variable ends the lookups)."""
+        values: list[Any] = [i]
+        for variable in template.variables:
+            value = ctx.scalar(variable.key, variable.name)
+            if value is None:
+                if variable.default is None:
+                    return None
+                value = variable.default
+            values.append(value)
+        key = tuple(values)
+        matcher = self.resolved.get(key)
+        if matcher is None:
+            matcher = compile_pattern(template.fill(values[1:]), RESOURCE)
+            if len(self.resolved) >= _RESOLVED_CACHE:
+                self.resolved.clear()
+            self.resolved[key] = matcher
+        return matcher
 
 
 def _root_account(arn: str) -> str | None:
@@ -109,11 +138,12 @@ def _role(arn: str) -> tuple[str, str] | None:
 class PrincipalMatcher:
     """Principal or NotPrincipal of a resource-based policy statement."""
 
-    __slots__ = ("accounts", "arns", "ids", "negate", "others", "roles", "services", "star")
+    __slots__ = ("accounts", "arns", "everyone", "ids", "negate", "others", "roles", "services", "star")
 
     def __init__(self, spec: PrincipalSpec, negate: bool) -> None:
         self.negate = negate
         self.star = spec.star
+        self.everyone = spec.star and not negate  # ``"Principal": "*"``: applies to every caller
         self.accounts = frozenset(a for a in spec.aws if a.isdigit()) | frozenset(
             filter(None, (_root_account(a) for a in spec.aws))
         )
@@ -160,8 +190,9 @@ class PrincipalMatcher:
 
 
 def _statement_test(resource: ResourceMatcher | None, conditions: Check | None) -> Check | None:
-    """Resource, then conditions, in one call (None: the statement applies whatever the request)."""
-    if resource is None:
+    """Resource (unless it has a ``fast`` form, tested apart), then conditions, in one call (None:
+    nothing left to test)."""
+    if resource is None or resource.fast is not None:
         return conditions
     if conditions is None:
         return resource
@@ -174,13 +205,14 @@ class CompiledStatement:
     __slots__ = (
         "actions",
         "allow",
-        "check",
         "conditions",
+        "match",
         "not_action",
         "principal",
         "ref",
         "resource",
         "statement",
+        "test",
     )
 
     def __init__(self, statement: Statement, label: str, kind: str = "identity") -> None:
@@ -200,7 +232,9 @@ class CompiledStatement:
         spec = None if kind == "rcp" else statement.principal or statement.not_principal
         self.principal = PrincipalMatcher(spec, statement.principal is None) if spec else None
         self.conditions: tuple[Condition, ...] = compile_conditions(statement.conditions)
-        self.check: Check | None = _statement_test(self.resource, conditions_check(self.conditions))
+        # the hot path tests ``match(resource)`` (a static Resource), then ``test(resource, ctx)``
+        self.match = self.resource.fast if self.resource is not None else None
+        self.test: Check | None = _statement_test(self.resource, conditions_check(self.conditions))
 
     def action_matches(self, action: str) -> bool:
         """``action`` lowercased."""
@@ -210,10 +244,12 @@ class CompiledStatement:
 class PolicyIndex:
     """The compiled statements of one policy under one label, indexed by action."""
 
-    __slots__ = ("exact", "general", "negated", "services", "statements")
+    __slots__ = ("_found", "exact", "general", "negated", "services", "statements")
 
     def __init__(self, statements: tuple[CompiledStatement, ...]) -> None:
         self.statements = statements
+        # action -> candidates: the index is shared by every policy set that holds the policy
+        self._found: dict[str, tuple[CompiledStatement, ...]] = {}
         self.exact: dict[str, list[int]] = {}
         self.services: dict[str, list[int]] = {}
         self.general: list[int] = []
@@ -232,46 +268,41 @@ class PolicyIndex:
                 else:
                     self.services.setdefault(service, []).append(i)
 
-    def candidates(self, action: str) -> list[CompiledStatement]:
-        """Statements whose Action/NotAction matches ``action`` (lowercased), in document order."""
+    def candidates(self, action: str) -> tuple[CompiledStatement, ...]:
+        """Statements whose Action/NotAction matches ``action`` (lowercased), in document order.
+        Cached."""
+        cached = self._found.get(action)
+        if cached is not None:
+            return cached
         found = set(self.exact.get(action, ()))
         statements = self.statements
         for i in (*self.services.get(action.partition(":")[0], ()), *self.general, *self.negated):
             if i not in found and statements[i].action_matches(action):
                 found.add(i)
-        return [statements[i] for i in sorted(found)]
+        cached = tuple(statements[i] for i in sorted(found))
+        if len(self._found) >= _PLAN_CACHE:
+            self._found.clear()
+        self._found[action] = cached
+        return cached
 
 
 class Group:
     """The policies of one kind (or one SCP/RCP level), each indexed by action."""
 
-    __slots__ = ("indexes", "label", "statements")
+    __slots__ = ("indexes", "kind", "label", "statements")
 
     def __init__(self, label: str, indexes: list[PolicyIndex]) -> None:
         self.label = label
+        self.kind = label.split("[", 1)[0]  # as MatchedStatement.kind
         self.indexes = tuple(indexes)
         self.statements = tuple(st for index in indexes for st in index.statements)
 
     def candidates(self, action: str) -> tuple[CompiledStatement, ...]:
         """Statements whose Action/NotAction matches ``action`` (lowercased), in document order."""
-        return tuple(st for index in self.indexes for st in index.candidates(action))
-
-
-# A candidate as the hot path reads it: (ref, allow?, principal matcher, resource-and-conditions test)
-Candidate = tuple[MatchedStatement, bool, "PrincipalMatcher | None", Check | None]
-# One applicable group of a plan: (bit, candidates or None, fixed allows, fixed denies). When every
-# candidate applies whatever the request, candidates is None and the fixed tuples hold the result.
-PlanEntry = tuple[
-    int, tuple[Candidate, ...] | None, tuple[MatchedStatement, ...], tuple[MatchedStatement, ...]
-]
-
-
-def _entry(bit: int, candidates: tuple[CompiledStatement, ...]) -> PlanEntry:
-    if all(st.principal is None and st.check is None for st in candidates):
-        allows = tuple(st.ref for st in candidates if st.allow)
-        denies = tuple(st.ref for st in candidates if not st.allow)
-        return bit, None, allows, denies
-    return bit, tuple((st.ref, st.allow, st.principal, st.check) for st in candidates), (), ()
+        found: tuple[CompiledStatement, ...] = ()
+        for index in self.indexes:
+            found += index.candidates(action)
+        return found
 
 
 # Compiled and indexed statements of one policy under one label, keyed on the (content-cached)
@@ -304,8 +335,8 @@ class PolicySet:
     """
 
     __slots__ = (
-        "_plans", "applies", "boundary_bit", "groups", "has_boundary", "has_resource", "has_session", "policies",
-        "rcp_levels", "rcp_mask", "required", "resource_bit", "scp_levels", "scp_mask", "session_bit",
+        "_kinds", "applies", "boundary_bit", "groups", "has_boundary", "has_resource", "has_session", "plans",
+        "policies", "rcp_levels", "rcp_mask", "required", "resource_bit", "scp_levels", "scp_mask", "session_bit",
     )  # fmt: skip
 
     def __init__(
@@ -355,23 +386,32 @@ class PolicySet:
             (1 | self.boundary_bit | self.session_bit | self.scp_mask | self.rcp_mask) & applies
             for applies in self.applies
         )
-        self._plans: dict[tuple[str, int], tuple[PlanEntry, ...]] = {}
+        # per ``applies`` variant: action -> plan (the cache behind :meth:`plan`)
+        self.plans: tuple[dict[str, Plan], ...] = tuple({} for _ in self.applies)
+        self._kinds: dict[int, tuple[str, ...]] = {}
 
-    def plan(self, action: str, exempt: int = 0) -> tuple[PlanEntry, ...]:
-        """The groups that apply (``exempt``: 2 * SCP-exempt + RCP-exempt), each with the
-        statements whose Action can match ``action`` (lowercased), or their result when it does not
-        depend on the request (no Principal, Resource "*", no Condition). Cached."""
-        key = (action, exempt)
-        plan = self._plans.get(key)
+    def plan(self, action: str, exempt: int = 0) -> Plan:
+        """The statements whose Action can match ``action`` (lowercased) in the groups that apply
+        (``exempt``: 2 * SCP-exempt + RCP-exempt). Cached in ``plans``."""
+        plans = self.plans[exempt]
+        plan = plans.get(action)
         if plan is None:
             applies = self.applies[exempt]
-            plan = tuple(
-                _entry(1 << i, g.candidates(action)) for i, g in enumerate(self.groups) if applies >> i & 1
-            )
-            if len(self._plans) >= _PLAN_CACHE:
-                self._plans.clear()
-            self._plans[key] = plan
+            plan = Plan((1 << i, g.candidates(action)) for i, g in enumerate(self.groups) if applies >> i & 1)
+            if len(plans) >= _PLAN_CACHE:
+                plans.clear()
+            plans[action] = plan
         return plan
+
+    def kinds(self, mask: int) -> tuple[str, ...]:
+        """The kinds of the groups in ``mask`` (bits as in ``applies``), in order, each once."""
+        found = self._kinds.get(mask)
+        if found is None:
+            found = tuple(dict.fromkeys(g.kind for i, g in enumerate(self.groups) if mask >> i & 1))
+            if len(self._kinds) >= _PLAN_CACHE:
+                self._kinds.clear()
+            self._kinds[mask] = found
+        return found
 
 
 def _parse(doc: Doc, kind: str) -> Policy:

@@ -28,14 +28,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ironkeep.engine.request import EvalContext
+from ironkeep.engine.request import EvalContext, derivable
 from ironkeep.policy.document import ConditionSpec
 from ironkeep.policy.patterns import ARN, STRING, PatternSet, Piece, compile_pattern
 
 __all__ = ["OPERATORS", "Condition", "Operator", "compile_conditions"]
 
 
-Tester = Callable[[str], bool]
+# A test of one request value; it may return any truthy value (a regex match, say) for "yes".
+Tester = Callable[[str], object]
 
 
 class Operator(NamedTuple):
@@ -205,9 +206,6 @@ OPERATORS: dict[str, Operator] = {
 }
 
 
-_UNSET: Any = object()
-
-
 def _never(_: str) -> bool:
     return False
 
@@ -222,9 +220,9 @@ def _fast_tester(op: Operator, pieces: list[tuple[Piece, ...]]) -> Tester:
         lowered = frozenset(_lower(p) for p in pieces)
         return lambda v: v.lower() in lowered
     if op.parse is _like:
-        return PatternSet(pieces, STRING)
+        return PatternSet(pieces, STRING).fast
     if op.parse is _arn:
-        return PatternSet(pieces, ARN)
+        return PatternSet(pieces, ARN).fast
     if op.parse is _network:
         return _network_tester([n for n in map(_network, pieces) if n is not None])
     parsed = [w for w in (op.parse(p) for p in pieces) if w is not None]
@@ -236,10 +234,18 @@ def _fast_tester(op: Operator, pieces: list[tuple[Piece, ...]]) -> Tester:
 
 
 class Condition:
-    """One ``operator: {key: values}`` entry, compiled. Call it with an :class:`EvalContext`."""
+    """One ``operator: {key: values}`` entry, compiled. Call it with an :class:`EvalContext`.
+
+    ``absent``: what the condition says when the request lacks the key. ``simple``: a plain
+    operator with static values and no set qualifier; then a single string value ``v`` holds
+    when ``bool(tester(v)) != negated``, or, with ``folded`` set (case-insensitive operators),
+    when ``bool(folded(v.lower())) != negated``.
+    """
 
     __slots__ = (
+        "absent",
         "dynamic",
+        "folded",
         "if_exists",
         "key",
         "name",
@@ -247,6 +253,7 @@ class Condition:
         "null",
         "op",
         "qualifier",
+        "simple",
         "spec",
         "static_pieces",
         "tester",
@@ -261,15 +268,23 @@ class Condition:
         self.null = spec.base == "Null"
         self.dynamic: tuple[Any, ...] = ()
         self.static_pieces: tuple[tuple[Piece, ...], ...] = ()
+        self.folded: Tester | None = None
+        self.simple = False
         if self.null:
             self.op = None
             self.negated = False
+            self.absent = False  # (unused: Null tests the absence itself)
             wanted = {v.lower() == "true" for v in spec.values}
             self.tester: Tester = lambda absent: absent in wanted
             return
         op = OPERATORS[spec.base]
         self.op = op
         self.negated = op.negated
+        qualifier = self.qualifier
+        if self.if_exists or qualifier == "ForAllValues":
+            self.absent = True
+        else:
+            self.absent = False if qualifier == "ForAnyValue" else op.negated
         static: list[tuple[Piece, ...]] = []
         dynamic = []
         for template in spec.templates:
@@ -280,6 +295,9 @@ class Condition:
         self.tester = _fast_tester(op, static)
         self.static_pieces = tuple(static)
         self.dynamic = tuple(dynamic)
+        self.simple = not dynamic and qualifier is None
+        if op.parse is _lower:  # Bool, StringEqualsIgnoreCase: a set of lowercased values
+            self.folded = frozenset(_lower(p) for p in static).__contains__
 
     def _with_variables(self, ctx: EvalContext) -> Tester:
         parse = self.op.parse  # type: ignore[union-attr]
@@ -296,36 +314,21 @@ class Condition:
 
     def __call__(self, ctx: EvalContext) -> bool:
         if self.null:
-            return self.tester(not ctx.peek(self.key))  # type: ignore[arg-type]
-        keys = ctx.keys if ctx.keys is not None else ctx.given()
-        values = keys.get(self.key, _UNSET)
-        if values is _UNSET:
-            values = ctx.peek(self.key)  # derived from the principal or resource, or None
+            return self.tester(not ctx.peek(self.key))  # type: ignore[arg-type,return-value]
+        values = ctx.peek(self.key)
         if values is None:
             ctx.record_missing(self.key, self.name)
-            if self.if_exists or self.qualifier == "ForAllValues":
-                return True
-            if self.qualifier == "ForAnyValue":
-                return False
-            return self.negated
+            return self.absent
         tester = self._with_variables(ctx) if self.dynamic else self.tester
         negated = self.negated
         qualifier = self.qualifier
-        if values.__class__ is str:  # a single value as the request gave it
-            if qualifier is None:
-                return tester(values) != negated
-            values = (values,)
-        elif values.__class__ is not tuple:
-            values = ctx.peek(self.key)
-            if values is None:  # e.g. a JSON null in the request context
-                return self.if_exists or qualifier == "ForAllValues" or (qualifier is None and self.negated)
         if qualifier is None:
             if len(values) == 1:
-                return tester(values[0]) != negated
+                return (not tester(values[0])) is negated
             return any(map(tester, values)) != negated
         if qualifier == "ForAnyValue":
-            return any(tester(v) != negated for v in values)
-        return all(tester(v) != negated for v in values)
+            return any((not tester(v)) is negated for v in values)
+        return all((not tester(v)) is negated for v in values)
 
     def __repr__(self) -> str:
         return f"Condition({self.spec.operator}: {self.name})"
@@ -338,35 +341,38 @@ def compile_conditions(specs: tuple[ConditionSpec, ...]) -> tuple[Condition, ...
 # A statement's test as the hot path calls it: (resource, context) -> applies?
 Check = Callable[[str, EvalContext], bool]
 
+# A condition as the hot path reads it inline: (key, tester, fold the value first?, negated,
+# verdict when the key is absent or None when the key may be derived, the Condition).
+_Inline = tuple[Any, Tester, bool, bool, "bool | None", Condition]
+# The key of a condition that only the Condition itself can decide (not simple): no context holds
+# it, so the inline reading finds no value and no verdict, and calls the Condition.
+_ASK_CONDITION = object()
 
-def _fast(condition: Condition) -> Check:
-    """The condition as a plain closure; a single given string value takes the short way."""
-    if condition.null or condition.dynamic or condition.qualifier is not None:
+
+def _inline(condition: Condition) -> _Inline:
+    if not condition.simple:
+        return _ASK_CONDITION, _never, False, False, None, condition
+    folded = condition.folded
+    absent = None if derivable(condition.key) else condition.absent
+    tester = folded if folded is not None else condition.tester
+    return condition.key, tester, folded is not None, condition.negated, absent, condition
+
+
+def _one(condition: Condition) -> Check:
+    """A single condition as a closure: a given or ARN-derived string takes the short way."""
+    if not condition.simple:
         return lambda _resource, ctx: condition(ctx)
-    key, tester, negated, slow = condition.key, condition.tester, condition.negated, condition.__call__
-    if condition.op is not None and condition.op.parse is _lower:  # Bool, StringEqualsIgnoreCase
-        lowered = frozenset(_lower(p) for p in condition.static_pieces)
-
-        def check_lower(_resource: str, ctx: EvalContext) -> bool:
-            keys = ctx.keys
-            if keys is None:
-                keys = ctx.given()
-            value = keys.get(key)
-            if value.__class__ is str:
-                return (value.lower() in lowered) != negated
-            return slow(ctx)
-
-        return check_lower
+    key, tester, fold, negated, absent, _ = _inline(condition)
+    name, slow = condition.name, condition.__call__
 
     def check(_resource: str, ctx: EvalContext) -> bool:
-        keys = ctx.keys
-        if keys is None:
-            keys = ctx.given()
-        value = keys.get(key)
+        spelled = ctx.names.get(key)
+        value = ctx.given[spelled] if spelled is not None else ctx.derived.get(key)
         if value.__class__ is str:
-            return tester(value) != negated
-        if value.__class__ is tuple and len(value) == 1:
-            return tester(value[0]) != negated
+            return (not tester(value.lower() if fold else value)) is negated
+        if value is None and absent is not None:
+            ctx.record_missing(key, name)
+            return absent
         return slow(ctx)
 
     return check
@@ -374,25 +380,32 @@ def _fast(condition: Condition) -> Check:
 
 def conditions_check(conditions: tuple[Condition, ...]) -> Check | None:
     """One closure for a statement's Condition element: all must hold, and every one is
-    evaluated so that every missing key is recorded. None when there is no Condition."""
+    evaluated so that every missing key is recorded. None when there is no Condition.
+
+    A value is read inline (this is the hot path) as :meth:`EvalContext.peek` would find it,
+    given or derived from the principal's ARN; a single string is tested right there, and
+    anything else (a list, a key to derive or missing, Null, a set qualifier, policy
+    variables) is left to the Condition itself."""
     if not conditions:
         return None
-    checks = tuple(_fast(c) for c in conditions)
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
+    if len(conditions) == 1:
+        return _one(conditions[0])
+    inline = tuple(map(_inline, conditions))
 
-        def both(resource: str, ctx: EvalContext) -> bool:
-            a = first(resource, ctx)
-            return second(resource, ctx) and a
-
-        return both
-
-    def every(resource: str, ctx: EvalContext) -> bool:
+    def every(_resource: str, ctx: EvalContext) -> bool:
+        names, given, derived = ctx.names, ctx.given, ctx.derived
         ok = True
-        for check in checks:
-            if not check(resource, ctx):
+        for key, tester, fold, negated, absent, condition in inline:
+            spelled = names.get(key)
+            value = given[spelled] if spelled is not None else derived.get(key)
+            if value.__class__ is str:
+                if (not tester(value.lower() if fold else value)) is not negated:
+                    ok = False
+            elif value is None and absent is not None:
+                ctx.record_missing(key, condition.name)
+                if not absent:
+                    ok = False
+            elif not condition(ctx):
                 ok = False
         return ok
 

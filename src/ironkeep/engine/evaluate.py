@@ -26,7 +26,8 @@ Rules (IAM User Guide, *Policy evaluation logic*, *Cross-account policy evaluati
    boundary (IAM User Guide, *Permissions boundaries*).
 
 The hot path (:func:`authorize`) looks only at the statements whose Action can match (the
-policy set's per-action plan); the full analysis (:func:`analyze`, used by ``Decision.explain``)
+policy set's per-action :class:`~ironkeep.engine.plan.Plan`) and tests only those whose result
+depends on the request; the full analysis (:func:`analyze`, used by ``Decision.explain``)
 records every statement's match. Both feed the same :func:`combine`, and a property test holds
 them to the same answers.
 """
@@ -57,19 +58,34 @@ def _resource_account(resource: str) -> str | None:
 _NO_SCP_KINDS = frozenset({"service", "anonymous"})
 
 
+@lru_cache(maxsize=8192)
+def _scope(
+    arn: str | None, service: str | None, resource_account: str | None, management_account: str | None
+) -> tuple[PrincipalInfo, str | None, int, bool]:
+    """Principal, the resource's account (else the principal's), which groups apply (index into
+    ``PolicySet.applies``), and whether the principal is in the resource's account."""
+    info = principal_info(arn, service)
+    account = resource_account or info.account
+    same = info.account is not None and info.account == account
+    mgmt = management_account
+    if mgmt is None:
+        return info, account, 3 if info.service_linked else 2 if info.kind in _NO_SCP_KINDS else 0, same
+    scp_exempt = info.kind in _NO_SCP_KINDS or info.service_linked or info.account == mgmt
+    rcp_exempt = info.service_linked or account == mgmt
+    return info, account, 2 * scp_exempt + rcp_exempt, same
+
+
 def _setup(request: Request) -> tuple[PrincipalInfo, EvalContext, str, int]:
     """Principal, context, resource, and which groups apply (index into ``PolicySet.applies``)."""
     principal = request.principal
-    info = principal_info(principal.arn, principal.service)
     resource = request.resource or "*"
-    account = request.resource_account or _resource_account(resource) or info.account
-    ctx = EvalContext(request, info, account)
-    mgmt = request.management_account
-    if mgmt is None:
-        return info, ctx, resource, 3 if info.service_linked else 2 if info.kind in _NO_SCP_KINDS else 0
-    scp_exempt = info.kind in _NO_SCP_KINDS or info.service_linked or info.account == mgmt
-    rcp_exempt = info.service_linked or account == mgmt
-    return info, ctx, resource, 2 * scp_exempt + rcp_exempt
+    info, account, exempt, _ = _scope(
+        principal.arn,
+        principal.service,
+        request.resource_account or _resource_account(resource),
+        request.management_account,
+    )
+    return info, EvalContext(request, info, account), resource, exempt
 
 
 def combine(
@@ -79,8 +95,8 @@ def combine(
     applies: int,
     allowed: int,
     denied: int,
-    allows: list[MatchedStatement],
-    denies: list[MatchedStatement],
+    allows: Sequence[MatchedStatement],
+    denies: Sequence[MatchedStatement],
     codes: Sequence[int],
 ) -> tuple[str, tuple[MatchedStatement, ...], tuple[str, ...], bool | None, bool | None]:
     """(decision, matched, blocked_by, allowed by boundary, allowed by organizations).
@@ -94,7 +110,7 @@ def combine(
     orgs_ok = None if not scp_mask else allowed & scp_mask == scp_mask and not denied & scp_mask
     boundary_bit = policies.boundary_bit
     if denies:
-        kinds = tuple(dict.fromkeys(m.kind for m in denies))
+        kinds = policies.kinds(denied)  # (the kinds of ``denies``, in order)
         boundary_ok = None if not boundary_bit else bool(allowed & boundary_bit) and not denied & boundary_bit
         return EXPLICIT_DENY, tuple(denies), kinds, boundary_ok, orgs_ok
     identity_allows = bool(allowed & 1)
@@ -130,7 +146,13 @@ def combine(
     boundary_detail = boundary_ok if boundary_bit else None
     if granted and not blocked:
         return ALLOW, tuple(allows), (), boundary_detail, orgs_ok
-    return IMPLICIT_DENY, (), tuple(blocked), boundary_detail, orgs_ok
+    return IMPLICIT_DENY, (), _shared(tuple(blocked)), boundary_detail, orgs_ok
+
+
+@lru_cache(maxsize=256)
+def _shared(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per content (decisions keep it: fewer objects for the garbage collector)."""
+    return kinds
 
 
 def _identity_blockers(identity: bool, boundary: bool, session: bool) -> list[str]:
@@ -147,41 +169,46 @@ _PLAIN_KINDS = frozenset({"user", "role", "assumed-role", "federated-user"})
 
 def authorize(request: Request, policies: PolicySet) -> Decision:
     """Decide ``request`` against ``policies``; the Decision can explain itself afterwards."""
-    info, ctx, resource, exempt = _setup(request)
+    principal = request.principal  # (what _setup does, inline: this is the hot path)
+    resource = request.resource or "*"
+    info, account, exempt, same = _scope(
+        principal.arn,
+        principal.service,
+        request.resource_account or _resource_account(resource),
+        request.management_account,
+    )
+    ctx = EvalContext(request, info, account)
+    action = request.action.lower()
+    plan = policies.plans[exempt].get(action)
+    if plan is None:
+        plan = policies.plan(action, exempt)
+    allow_mask = plan.allow_mask
     has_boundary = policies.has_boundary
-    unique_id = request.principal.id
-    allows: list[MatchedStatement] = []
-    denies: list[MatchedStatement] = []
-    codes: list[int] = []
-    allowed = denied = 0
-    for bit, candidates, fixed_allows, fixed_denies in policies.plan(request.action.lower(), exempt):
-        if candidates is None:  # the group's result does not depend on the request
-            if fixed_allows:
-                allows.extend(fixed_allows)
-                allowed |= bit
-            if fixed_denies:
-                denies.extend(fixed_denies)
-                denied |= bit
+    unique_id = principal.id
+    named: list[tuple[int, int]] | None = None  # (bit, code) of Allow candidates that name the caller
+    applied = 0  # the bits of the candidates that applied
+    for bit, pm, match, test in plan.candidates:
+        if pm is not None:
+            code = pm.match(info, unique_id)
+            if not code:
+                if bit & allow_mask or not pm.negate or not has_boundary:
+                    continue
+                # (a Deny with NotPrincipal always applies to a principal with a boundary)
+            elif bit & allow_mask:
+                if named is None:
+                    named = []
+                named.append((bit, code))
+        if match is not None and not match(resource):  # Resource, then Condition
             continue
-        for ref, allow, pm, test in candidates:
-            code = DIRECT
-            if pm is not None:
-                code = pm.match(info, unique_id)
-                if not code:
-                    if allow or not pm.negate or not has_boundary:
-                        continue
-                    code = DIRECT  # Deny + NotPrincipal always applies with a boundary
-            if test is not None and not test(resource, ctx):  # Resource, then Condition
-                continue
-            if allow:
-                allows.append(ref)
-                allowed |= bit
-                if pm is not None:
-                    codes.append(code)
-            else:
-                denies.append(ref)
-                denied |= bit
-    same = info.account is not None and info.account == ctx.resource_account
+        if test is not None and not test(resource, ctx):
+            continue
+        applied |= bit
+    outcome = plan.outcomes.get(applied)
+    if outcome is None:
+        outcome = plan.outcome(applied)
+    allowed, denied, allows, denies = outcome
+    # how the resource-based policy's applying Allow statements name the caller
+    codes = [code for bit, code in named if bit & applied] if named is not None else ()
     missing = ctx.missing_keys() if ctx.missing else ()
     required = policies.required[exempt]
     if (
@@ -194,7 +221,7 @@ def authorize(request: Request, policies: PolicySet) -> Decision:
         # the common Allow: the identity side and every SCP/RCP level allow (what combine decides)
         boundary_ok = True if policies.boundary_bit else None
         orgs_ok = True if policies.scp_mask & policies.applies[exempt] else None
-        return Decision(ALLOW, tuple(allows), missing, (), boundary_ok, orgs_ok, request, policies)
+        return Decision(ALLOW, allows, missing, (), boundary_ok, orgs_ok, request, policies)
     decision, matched, blocked, boundary_ok, orgs_ok = combine(
         info, same, policies, policies.applies[exempt], allowed, denied, allows, denies, codes
     )

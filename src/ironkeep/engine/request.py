@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["EvalContext", "Principal", "PrincipalInfo", "Request", "principal_info"]
+__all__ = ["EvalContext", "Principal", "PrincipalInfo", "Request", "derivable", "principal_info"]
 
 Values = tuple[str, ...]
 
@@ -129,41 +130,61 @@ def _values(value: Any) -> Values | None:
     return (_one(value),)
 
 
+@lru_cache(maxsize=4096)
+def _names(keys: tuple[str, ...]) -> dict[str, str]:
+    """Lowercased key -> the key as the request spelled it (a later spelling wins). Shared: never
+    mutated."""
+    return {key.lower(): key for key in keys}
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
+
+
+def derivable(key: str) -> bool:
+    """Whether ``key`` (lowercased) may be derived from the request when neither the request's
+    context nor the principal's ARN gives it (see :meth:`EvalContext._derive`)."""
+    return key in ("aws:userid", "aws:resourceaccount") or key.startswith("aws:principaltag/")
+
+
 class EvalContext:
     """The request's condition keys: given ones (case-insensitive) first, then derived ones.
 
-    Records the keys that policies asked for but the request lacked (``missing``).
+    ``given`` is the request's context as it came and ``names`` maps a lowercased key to its
+    spelling there, so that a lookup is ``given[names[key]]``, else ``derived[key]`` (the keys
+    that depend on the principal's ARN alone), else :meth:`peek` derives it. ``peek`` gives the
+    values as a tuple and remembers them. Records the keys that policies asked for but the
+    request lacked (``missing``).
     """
 
-    __slots__ = ("info", "keys", "missing", "request", "resource_account")
+    __slots__ = ("derived", "given", "info", "missing", "names", "request", "resource_account", "seen")
 
     def __init__(self, request: Request, info: PrincipalInfo, resource_account: str | None) -> None:
         self.request = request
         self.info = info
         self.resource_account = resource_account
-        self.keys: dict[str, Any] | None = None  # lowercased key -> raw, then normalised, value
+        self.derived = info.derived
+        given = request.context
+        self.given: Mapping[str, Any] = given if given else _NONE
+        self.names: Mapping[str, str] = _names(tuple(given)) if given else _NONE
+        self.seen: dict[str, Values | None] | None = None  # lowercased key -> values (by peek)
         self.missing: dict[str, str] | None = None
-
-    def given(self) -> dict[str, Any]:
-        """The request's keys, lowercased (built on first use)."""
-        keys: dict[str, Any] = self.info.derived.copy()
-        ctx = self.request.context
-        if ctx:
-            for key, value in ctx.items():  # (faster than update(zip(map(str.lower ...))))
-                keys[key.lower()] = value
-        self.keys = keys
-        return keys
 
     def peek(self, key: str) -> Values | None:
         """Values of ``key`` (lowercased): given ones, else derived ones."""
-        keys = self.keys if self.keys is not None else self.given()
-        try:
-            values = keys[key]
-        except KeyError:
-            values = keys[key] = self._derive(key)
-            return values
-        if values is not None and values.__class__ is not tuple:
-            values = keys[key] = _values(values)
+        seen = self.seen
+        if seen is None:
+            seen = self.seen = {}
+        elif key in seen:
+            return seen[key]
+        name = self.names.get(key)
+        if name is not None:
+            values = self.given[name]
+            if values is not None and values.__class__ is not tuple:
+                values = _values(values)
+        else:
+            value = self.derived.get(key)
+            values = (value,) if value is not None else self._derive(key)
+        seen[key] = values
         return values
 
     def get(self, key: str, name: str) -> Values | None:
@@ -206,4 +227,11 @@ class EvalContext:
         return None
 
     def missing_keys(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.missing.values()))) if self.missing else ()
+        """The missing keys as the policies wrote them, sorted, each once."""
+        return _sorted_names(tuple(self.missing.values())) if self.missing else ()
+
+
+@lru_cache(maxsize=1024)
+def _sorted_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted and each once; one shared tuple per content (decisions keep it: fewer objects)."""
+    return tuple(sorted(set(names)))

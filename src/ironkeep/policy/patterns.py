@@ -102,6 +102,19 @@ class Template:
         """The pieces of a template without variables."""
         return tuple((p[0], False) if isinstance(p, tuple) else (p, True) for p in self.parts)  # type: ignore[misc]
 
+    def fill(self, values: Sequence[str]) -> tuple[Piece, ...]:
+        """Pieces with the variables replaced, in order, by ``values`` (literal text)."""
+        given = iter(values)
+        out: list[Piece] = []
+        for p in self.parts:
+            if isinstance(p, Variable):
+                out.append((next(given), False))
+            elif isinstance(p, tuple):
+                out.append((p[0], False))
+            else:
+                out.append((p, True))
+        return tuple(out)
+
     def resolve(self, lookup: Callable[[str, str], str | None]) -> tuple[Piece, ...] | None:
         """Pieces with variables replaced via ``lookup(key_lower, name)``; None if one is unknown."""
         out: list[Piece] = []
@@ -227,9 +240,13 @@ def compile_pattern(pieces: Sequence[Piece], flavour: str) -> Matcher:
 
 
 class PatternSet:
-    """Several static patterns of one flavour, matched as one: exact set, prefixes, one regex."""
+    """Several static patterns of one flavour, matched as one: exact set, prefixes, one regex.
 
-    __slots__ = ("any", "exact", "prefixes", "regex")
+    ``fast`` is the same test as one C-level call where it can be (a set's ``__contains__`` or a
+    regex's ``fullmatch``); it returns a truthy value rather than a bool.
+    """
+
+    __slots__ = ("_fast", "_regexes", "any", "exact", "prefixes", "regex")
 
     def __init__(self, pieces_list: Iterable[Sequence[Piece]], flavour: str) -> None:
         exact: set[str] = set()
@@ -253,6 +270,31 @@ class PatternSet:
         self.regex = (
             re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL).fullmatch if regexes else None
         )
+        self._regexes = tuple(regexes)
+        self._fast: Callable[[str], object] | None = None
+
+    @property
+    def fast(self) -> Callable[[str], object]:
+        """Built on first use (the engine asks for it; a set of actions never needs it)."""
+        if self._fast is None:
+            self._fast = self._fastest()
+        return self._fast
+
+    def _fastest(self) -> Callable[[str], object]:
+        if self.any:
+            return _always
+        if not self.prefixes and not self._regexes:
+            return self.exact.__contains__
+        if not self.prefixes and not self.exact and self.regex is not None:
+            return self.regex
+        if len(self.exact) > _FOLD_EXACT:  # a big set stays a set
+            return self.__call__
+        every = [
+            *map(re.escape, sorted(self.exact)),
+            *(re.escape(p) + ".*" for p in self.prefixes),
+            *self._regexes,
+        ]
+        return re.compile("|".join(f"(?:{r})" for r in every), re.DOTALL).fullmatch
 
     def __call__(self, value: str) -> bool:
         if self.any or value in self.exact:
@@ -260,6 +302,10 @@ class PatternSet:
         if self.prefixes and value.startswith(self.prefixes):
             return True
         return self.regex is not None and self.regex(value) is not None
+
+
+# Up to this many exact patterns are folded into the one regex of ``PatternSet.fast``.
+_FOLD_EXACT = 16
 
 
 def match_all(pattern: str, value: str, flavour: str) -> bool:
