@@ -1,5 +1,5 @@
 """The ceiling for benchmarks/api.py: a hello-world ASGI app served exactly as Ironkeep is
-(Starlette on uvicorn; with ``workers`` > 1, forked workers on one socket, as ``ironkeep serve
+(Starlette on uvicorn; with ``workers`` > 1, forked workers on one port, as ``ironkeep serve
 --workers``).
 
     python3 benchmarks/hello_app.py PORT [WORKERS]
@@ -35,15 +35,17 @@ def main() -> None:
     if workers == 1:
         uvicorn.Server(config).run()
         return
-    from ironkeep.prefork import listen, supervise
+    from ironkeep.prefork import listen, reserve, supervise
 
-    sock = listen("127.0.0.1", port)
+    held = reserve("127.0.0.1", port)
 
     def worker(index: int) -> int:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[listen("127.0.0.1", port)])
         return 0
 
-    sys.exit(supervise(workers, worker))
+    status = supervise(workers, worker)
+    held.close()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -108,18 +108,20 @@ def _serve_one(settings: Settings, sockets: list[Any] | None, worker: int) -> in
 
 def _serve_workers(settings: Settings) -> int:
     """Migrate and bootstrap once, bind once, then fork the workers (see :mod:`ironkeep.prefork`)."""
-    from ironkeep.prefork import listen, supervise
+    from ironkeep.prefork import listen, reserve, supervise
 
     store, _, _ = prepare(settings)
     store.dispose()  # the workers open their own connections
-    sock = listen(settings.host, settings.port)
+    held = reserve(settings.host, settings.port)
+    port = held.getsockname()[1]
     print(
-        f"ironkeep: serving IAM and STS on http://{settings.host}:{settings.port}"
-        f" ({settings.workers} workers)",
+        f"ironkeep: serving IAM and STS on http://{settings.host}:{port} ({settings.workers} workers)",
         flush=True,
     )
-    status = supervise(settings.workers, lambda index: _serve_one(settings, [sock], index))
-    sock.close()
+    status = supervise(
+        settings.workers, lambda index: _serve_one(settings, [listen(settings.host, port)], index)
+    )
+    held.close()
     print("ironkeep: stopped", flush=True)
     return status
 

@@ -115,7 +115,7 @@ def test_create_user_record_has_cloudtrails_fields_in_order() -> None:
         "Management",
     )
     assert record["readOnly"] is False
-    assert uuid.UUID(record["eventID"]).version == 4
+    assert uuid.UUID(record["eventID"]).version == 7
     assert "errorCode" not in record and "errorMessage" not in record
     json.dumps(record)  # plain JSON
 
@@ -475,3 +475,17 @@ def test_unknown_operation_logs_no_elements_and_event_ids_differ() -> None:
     assert first["eventID"] != second["eventID"]
     fixed = build_record(call("iam", "ListUsers", event_id="e-1"))
     assert fixed["eventID"] == "e-1"
+
+
+def test_event_ids_are_uuids_that_sort_by_time() -> None:
+    """Version 7 layout: a later millisecond sorts later, whatever the random bits; unique."""
+    from ironkeep.audit.records import new_event_id
+
+    times = [0, 1_000_000, 1_700_000_000_000_000_000, 1_700_000_000_001_000_000, (2**48 - 1) * 1_000_000]
+    ids = [new_event_id(t) for t in times]
+    assert ids == sorted(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert ids[2][:13] == "018bcfe5-6800"  # 1,700,000,000,000 ms in the first 48 bits
+    assert len({new_event_id() for _ in range(10_000)}) == 10_000
