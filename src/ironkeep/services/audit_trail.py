@@ -175,9 +175,6 @@ def write_many(tx: Connection, records: list[dict[str, Any]]) -> None:
     _INSERT_NAMES.insert_many(tx, names)
 
 
-YIELD_EVERY = 4  # records built between two chances for the request threads to run
-
-
 class AuditWriter:
     """Writes the records of calls that changed nothing (reads, and failed calls whose transaction
     was rolled back) in batches, from a thread of its own: one transaction per batch instead of one
@@ -231,7 +228,7 @@ class AuditWriter:
                     break
             records = []
             waiting = []
-            for count, item in enumerate(items, 1):
+            for item in items:
                 if isinstance(item, threading.Event):
                     waiting.append(item)
                     continue
@@ -242,10 +239,6 @@ class AuditWriter:
                     continue
                 if record:
                     records.append(record)
-                if count % YIELD_EVERY == 0:
-                    # let a request waiting for the interpreter run now rather than at the end of
-                    # the switch interval (5 ms): a batch must not stall the calls it records
-                    time.sleep(0)
             if records:
                 self._write(records)
             for event in waiting:  # only now: the records before each flush are committed
