@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,9 +97,39 @@ def _sqlite(url: str) -> Engine:
             return  # a pinned read transaction began on the driver's connection: join it
         write = conn.get_execution_options().get(_WRITE_OPTION, True)
         # on the driver's connection directly: a statement through SQLAlchemy costs more than BEGIN
-        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
+        if write:
+            begin_immediate(driver)
+        else:
+            driver.execute("BEGIN")  # type: ignore[union-attr]
 
     return engine
+
+
+def begin_immediate(driver: Any, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the write lock in short steps.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ... then 50 and 100 ms between tries, so a writer
+    queued behind others (threads, or the workers of ``serve --workers``) sleeps long after the
+    lock was freed. Here the connection's handler gives up after a millisecond and the wait goes
+    on in steps of at most 2 ms, up to the same overall timeout."""
+    driver.execute(f"PRAGMA busy_timeout={_BEGIN_BUSY_MS}")
+    try:
+        deadline = time.monotonic() + timeout
+        pause = 0.0002
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+_BEGIN_BUSY_MS = 1
 
 
 def _postgresql(url: str, schema: str | None, pool_size: int) -> Engine:
