@@ -134,6 +134,33 @@ def test_a_worker_that_dies_is_started_again(served):
     assert proc.wait(timeout=30) == 0
 
 
+def test_a_second_server_cannot_join_the_port(served, tmp_path):
+    """Workers share their port with SO_REUSEPORT; another server must not slip in beside them."""
+    proc, port = served
+    for workers in ("2", "1"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ironkeep",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / f"other-{workers}"),
+                "--workers",
+                workers,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("IRONKEEP_")},
+        )
+        assert result.returncode != 0
+        assert "in use" in (result.stdout + result.stderr)
+    assert _client(port, "AKIAWORKERSTEST00001", "s" * 40).list_users()["Users"] == []
+
+
 def test_in_memory_sqlite_cannot_have_workers(tmp_path):
     result = subprocess.run(
         [

@@ -27,20 +27,38 @@ RESTART_DELAY = 1.0
 
 
 def reserve(host: str, port: int) -> socket.socket:
-    """``host:port`` bound with ``SO_REUSEPORT`` but not listening: the port is taken (a busy
-    port fails here, at start), and the workers' sockets can join it. Port 0 picks a free one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
+    """``host:port`` bound with ``SO_REUSEPORT`` but not listening: the port is taken, and the
+    workers' sockets can join it. Port 0 picks a free one.
+
+    The port is first bound once without ``SO_REUSEPORT``: that fails (``OSError``, address in
+    use) if anything listens there, another Ironkeep's workers included, which would otherwise
+    share the port with this one and split its clients between two servers."""
+    probe = _socket(host)
+    try:
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    finally:
+        probe.close()
+    return _shared(host, port)
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """A worker's own listening socket on the reserved ``host:port``."""
-    sock = reserve(host, port)
+    sock = _shared(host, port)
     sock.listen(backlog)
+    return sock
+
+
+def _socket(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def _shared(host: str, port: int) -> socket.socket:
+    sock = _socket(host)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
     return sock
 
 

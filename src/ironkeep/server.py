@@ -112,7 +112,11 @@ def _serve_workers(settings: Settings) -> int:
 
     store, _, _ = prepare(settings)
     store.dispose()  # the workers open their own connections
-    held = reserve(settings.host, settings.port)
+    try:
+        held = reserve(settings.host, settings.port)
+    except OSError as error:
+        print(f"ironkeep: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        return 1
     port = held.getsockname()[1]
     print(
         f"ironkeep: serving IAM and STS on http://{settings.host}:{port} ({settings.workers} workers)",
