@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ironkeep.audit.records import new_request_id
 from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
 from ironkeep.errors import AWSError, InternalFailure, ValidationError
@@ -164,7 +164,7 @@ class Pipeline:
         """Answer one request. ``inline``: this is the event loop's thread (SQLite reads only);
         ``params``: the request's form and query parameters, when the caller decoded them."""
         call = _Call(
-            request_id=str(uuid.uuid4()), now=self.clock(), account_id=self.default_account, inline=inline
+            request_id=new_request_id(), now=self.clock(), account_id=self.default_account, inline=inline
         )
         try:
             return self._run(raw, call, params)
