@@ -9,9 +9,9 @@ own. Records are built by :mod:`ironkeep.audit.records`, which removes every sec
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -188,18 +188,27 @@ class AuditWriter:
         self.store = store
         self.batch = batch
         self.linger = linger
-        self._queue: queue.Queue[Callable[[], dict[str, Any]] | threading.Event] = queue.Queue()
+        # A deque and a flag rather than a queue.Queue: submitting is an append (atomic under the
+        # interpreter lock), and only the first record of a batch wakes the writer.
+        self._pending: deque[Callable[[], dict[str, Any]] | threading.Event] = deque()
+        self._armed = False
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ironkeep-audit", daemon=True)
         self._thread.start()
 
     def submit(self, make_record: Callable[[], dict[str, Any]]) -> None:
         """``make_record`` builds the record in the writer's thread, off the request's path."""
-        self._queue.put(make_record)
+        self._pending.append(make_record)
+        if not self._armed:
+            self._armed = True
+            self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Return once every record submitted before this call is committed."""
         done = threading.Event()
-        self._queue.put(done)
+        self._pending.append(done)
+        self._armed = True
+        self._wake.set()
         done.wait(timeout)
 
     def _write(self, records: list[dict[str, Any]]) -> None:
@@ -218,14 +227,17 @@ class AuditWriter:
 
     def _loop(self) -> None:
         while True:
-            items = [self._queue.get()]
-            if not isinstance(items[0], threading.Event):
+            self._wake.wait()
+            self._wake.clear()
+            if not isinstance(self._pending[0] if self._pending else None, threading.Event):
                 time.sleep(self.linger)  # let a batch gather: one commit for many records
-            while len(items) < self.batch:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            self._armed = False  # from here on, a new record wakes the next round
+            items: list[Callable[[], dict[str, Any]] | threading.Event] = []
+            while self._pending and len(items) < self.batch:
+                items.append(self._pending.popleft())
+            if self._pending:  # more than a batch: go round again at once
+                self._armed = True
+                self._wake.set()
             records = []
             waiting = []
             for item in items:
