@@ -64,6 +64,16 @@ async def _connection(
         writer.close()
 
 
+def combine(results: Sequence[Result]) -> Result:
+    """Several runs as one: their requests, errors, time and latencies added up."""
+    return Result(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies_ms=[ms for r in results for ms in r.latencies_ms],
+    )
+
+
 def run(
     host: str,
     port: int,
