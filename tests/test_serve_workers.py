@@ -87,8 +87,12 @@ def served(tmp_path):
         yield proc, port
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def test_workers_share_the_store_and_see_changes_at_once(served):
@@ -136,7 +140,7 @@ def test_a_worker_that_dies_is_started_again(served):
 
 def test_a_second_server_cannot_join_the_port(served, tmp_path):
     """Workers share their port with SO_REUSEPORT; another server must not slip in beside them."""
-    proc, port = served
+    _, port = served
     for workers in ("2", "1"):
         result = subprocess.run(
             [
@@ -159,6 +163,28 @@ def test_a_second_server_cannot_join_the_port(served, tmp_path):
         assert result.returncode != 0
         assert "in use" in (result.stdout + result.stderr)
     assert _client(port, "AKIAWORKERSTEST00001", "s" * 40).list_users()["Users"] == []
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(served):
+    """SIGKILL leaves the supervisor no chance to stop its workers: the kernel tells them."""
+    proc, _ = served
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in workers if _running(pid)]
+        time.sleep(0.1)
+    assert alive == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 def test_in_memory_sqlite_cannot_have_workers(tmp_path):

@@ -16,6 +16,7 @@ each request, so a change made through one worker is enforced by all of them at 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -77,15 +78,32 @@ def pin(index: int) -> None:
         os.sched_setaffinity(0, {allowed[index % len(allowed)]})
 
 
+def _die_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the supervisor dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), so that no worker outlives it holding the port."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def supervise(workers: int, run_worker: Callable[[int], int]) -> int:
     """Fork ``workers`` processes running ``run_worker(index)`` (its return value is the
     process's exit status); return 0 once they have all stopped after SIGTERM/SIGINT."""
     children: dict[int, int] = {}  # pid -> worker index
     stopping = False
+    parent = os.getpid()
 
     def start(index: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker: the parent's handlers are not its own
+            _die_with(parent)
             pin(index)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards Ctrl-C as SIGTERM
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
