@@ -395,7 +395,7 @@ def build_app(pipeline: Pipeline, extra_routes: list[Route] | None = None) -> St
         if pipeline.runs_inline(raw, params):
             status, payload, headers = pipeline.handle(raw, inline=True, params=params)
         else:
-            status, payload, headers = await run_in_threadpool(pipeline.handle, raw, params=params or None)
+            status, payload, headers = await run_in_threadpool(pipeline.handle, raw, params=params)
         return Response(payload, status_code=status, headers=headers)
 
     return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"]), *(extra_routes or [])])

@@ -131,6 +131,12 @@ def _serve_workers(settings: Settings) -> int:
 
 
 class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, but SIGTERM and SIGINT end it with status 0 once the requests in flight are
+    done (uvicorn itself re-raises the signal after its graceful stop); a second signal forces it.
+
+    A worker of ``serve --workers`` announces nothing (its supervisor does) and stops on SIGTERM
+    only (the supervisor forwards Ctrl-C as SIGTERM)."""
+
     announce = True
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
@@ -141,9 +147,6 @@ class _GracefulServer(uvicorn.Server):
             print(
                 f"ironkeep: serving IAM and STS on http://{self.config.host}:{self.config.port}", flush=True
             )
-
-    """uvicorn's server, but SIGTERM and SIGINT end it with status 0 once the requests in flight are
-    done (uvicorn itself re-raises the signal after its graceful stop); a second signal forces it."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
