@@ -130,15 +130,19 @@ def new_event_id(now_ns: int | None = None) -> str:
     random bits come from :mod:`random` (reseeded in every forked worker), not the kernel."""
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
     rand = random.getrandbits(80)  # 74 of them kept
-    value = (ms & _MS_MASK) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & _RAND_B_MASK)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid_text(
+        (ms & _MS_MASK) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & _RAND_B_MASK)
+    )
 
 
 def new_request_id() -> str:
     """A fresh random (version 4) UUID, as AWS's request ids are; from :mod:`random` (no secret),
     formatted by hand: ``str(uuid.uuid4())`` costs three times as much."""
-    value = random.getrandbits(128) & _V4_CLEAR | _V4_SET
+    return _uuid_text(random.getrandbits(128) & _V4_CLEAR | _V4_SET)
+
+
+def _uuid_text(value: int) -> str:
+    """A 128-bit value in the UUID's text form."""
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
