@@ -377,25 +377,32 @@ def params_of(raw: RawRequest) -> dict[str, str]:
 def build_app(pipeline: Pipeline, extra_routes: list[Route] | None = None) -> Starlette:
     async def endpoint(request: HTTPRequest) -> Response:
         body = await request.body()
-        client = request.client
         scope = request.scope
-        http_headers = request.headers
+        client = scope.get("client")
+        # the headers as the ASGI scope has them (lower-case names): one pass, no Headers object
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+        user_agent = target = ""
+        for name, value in headers:
+            if name == "user-agent":
+                user_agent = user_agent or value
+            elif name == "x-amz-target":
+                target = target or value
         raw = RawRequest(
-            method=request.method,
+            method=scope["method"],
             path=scope.get("raw_path", b"/").decode("latin-1") or "/",
             query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=http_headers.items(),
+            headers=headers,
             body=body,
-            source_ip=client.host if client else "",
-            user_agent=http_headers.get("user-agent", ""),
+            source_ip=client[0] if client else "",
+            user_agent=user_agent,
             secure=scope.get("scheme") == "https",
-            target=http_headers.get("x-amz-target", ""),
+            target=target,
         )
-        params = {} if raw.target else params_of(raw)
+        params = {} if target else params_of(raw)
         if pipeline.runs_inline(raw, params):
-            status, payload, headers = pipeline.handle(raw, inline=True, params=params)
+            status, payload, response_headers = pipeline.handle(raw, inline=True, params=params)
         else:
-            status, payload, headers = await run_in_threadpool(pipeline.handle, raw, params=params)
-        return Response(payload, status_code=status, headers=headers)
+            status, payload, response_headers = await run_in_threadpool(pipeline.handle, raw, params=params)
+        return Response(payload, status_code=status, headers=response_headers)
 
     return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"]), *(extra_routes or [])])

@@ -97,6 +97,46 @@ def test_denied_call_is_in_the_trail(server):
     assert all(e["AccessKeyId"] == key for e in found)
 
 
+def test_record_carries_the_callers_address_and_user_agent(server):
+    """sourceIPAddress and userAgent come from the HTTP request itself (the client's socket and
+    its User-Agent header), for a read and for a change."""
+    name, key, secret = new_user(server, "agent")
+    iam = server.client("iam")
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
+            }
+        ),
+    )
+    user = server.client("iam", key=key, secret=secret)
+    # botocore does not sign User-Agent: it may be set on the prepared request
+    user.meta.events.register(
+        "before-send.iam.GetUser",
+        lambda request, **_: request.headers.__setitem__("User-Agent", "agent-x/1.0"),
+    )
+    user.get_user(UserName=name)
+    events = [
+        e for e in lookup_all(server.client("cloudtrail"), "AccessKeyId", key) if e["EventName"] == "GetUser"
+    ]
+    assert len(events) == 1
+    record = record_of(events[0])
+    assert record["sourceIPAddress"] == "127.0.0.1"
+    assert record["userAgent"] == "agent-x/1.0"
+    change = [
+        e
+        for e in lookup_all(server.client("cloudtrail"), "EventName", "PutUserPolicy")
+        if e["Username"] != name
+    ]
+    mine = [record_of(e) for e in change if record_of(e)["requestParameters"].get("userName") == name]
+    assert len(mine) == 1
+    assert mine[0]["sourceIPAddress"] == "127.0.0.1"
+    assert mine[0]["userAgent"].startswith("Boto3/")
+
+
 def test_failed_authentication_is_in_the_trail(server):
     cloudtrail = server.client("cloudtrail")
     unknown = "AKIA" + secrets.token_hex(8).upper()
