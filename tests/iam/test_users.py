@@ -74,6 +74,34 @@ def test_update_user_renames_and_moves(iam):
     assert user["Path"] == "/moved/" and user["Arn"].endswith(f":user/moved/{new}")
 
 
+def test_a_renamed_user_calls_as_its_new_self(iam, server):
+    """A user's keys outlive a rename and a move: the caller the server sees (GetUser with no name,
+    the ARN in a denial) follows the user at once, request after request."""
+    name, new = unique("dana"), unique("dana2")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="self",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    dana = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    for _ in range(2):
+        assert dana.get_user()["User"]["UserName"] == name
+    iam.update_user(UserName=name, NewUserName=new, NewPath="/moved/")
+    for _ in range(2):
+        user = dana.get_user()["User"]
+        assert (user["UserName"], user["Path"]) == (new, "/moved/")
+    with pytest.raises(ClientError) as excinfo:
+        dana.list_users()
+    assert f":user/moved/{new} is not authorized" in excinfo.value.response["Error"]["Message"]
+
+
 def test_user_tags(iam):
     name = unique("tagged")
     iam.create_user(UserName=name)

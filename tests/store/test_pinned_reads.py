@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -55,6 +56,24 @@ def test_a_failed_pinned_read_leaves_the_connection_usable(store, account) -> No
         assert _count(tx) == 1
 
 
+def test_a_pinned_read_ends_its_transaction_however_it_ends(store, account) -> None:
+    """Committed after a clean block, rolled back after a failed one, whether or not a statement
+    went through SQLAlchemy's own transaction (which joins the read's): nothing stays open."""
+    for fail in (False, True):
+        for through_sqlalchemy in (False, True):
+            with pytest.raises(RuntimeError) if fail else _no_error():
+                with store.transaction(write=False, pinned=True) as tx:
+                    if through_sqlalchemy:
+                        _count(tx)
+                    else:
+                        tx.connection.driver_connection.cursor().execute("SELECT 1").close()
+                    if fail:
+                        raise RuntimeError("the handler failed")
+            assert not tx.in_transaction()
+            if store.dialect == "sqlite":
+                assert not tx.connection.driver_connection.in_transaction
+
+
 def test_threads_do_not_share_a_pinned_connection(store, account) -> None:
     seen = []
 
@@ -68,3 +87,7 @@ def test_threads_do_not_share_a_pinned_connection(store, account) -> None:
     worker.start()
     worker.join()
     assert seen and seen[0] is not mine
+
+
+def _no_error() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -63,8 +65,7 @@ class Store:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    @contextmanager
-    def transaction(self, *, write: bool = True, pinned: bool = False) -> Iterator[Connection]:
+    def transaction(self, *, write: bool = True, pinned: bool = False) -> AbstractContextManager[Connection]:
         """One database transaction: committed when the block ends, rolled back on any exception.
 
         ``write=False`` lets SQLite readers run beside a writer. A unique-key violation that no
@@ -75,38 +76,21 @@ class Store:
         costs several times what a short read does. For a thread that serves many short reads
         (the server's event loop on SQLite); any other thread would hold a pooled connection.
         """
+        if pinned and not write and self.dialect == "sqlite":
+            conn = self._pinned_connection()
+            return _PinnedSQLiteRead(conn, conn.connection.driver_connection)
+        return self._transaction(write, pinned)
+
+    @contextmanager
+    def _transaction(self, write: bool, pinned: bool) -> Iterator[Connection]:
         if pinned and not write:
-            if self.dialect == "sqlite":
-                yield from self._pinned_sqlite_read()
-                return
-            with self._translated(), self._pinned_connection().begin():
+            with _translated(), self._pinned_connection().begin():
                 yield self._pinned.conn
             return
         with self.engine.connect() as conn:
             conn = conn.execution_options(**dialect.write_options(write))
-            with self._translated(), conn.begin():
+            with _translated(), conn.begin():
                 yield conn
-
-    def _pinned_sqlite_read(self) -> Iterator[Connection]:
-        """A read transaction begun and ended on the driver's connection (SQLAlchemy's own
-        begin/commit cost more than the reads): statements through SQLAlchemy still work, its
-        transaction joining the open one (see dialect._on_begin), and end with it."""
-        conn = self._pinned_connection()
-        driver = conn.connection.driver_connection
-        driver.execute("BEGIN")  # type: ignore[union-attr]
-        try:
-            with self._translated():
-                yield conn
-        except BaseException:
-            if conn.in_transaction():
-                conn.rollback()
-            else:
-                driver.rollback()  # type: ignore[union-attr]
-            raise
-        if conn.in_transaction():
-            conn.commit()
-        else:
-            driver.commit()  # type: ignore[union-attr]
 
     def _pinned_connection(self) -> Connection:
         conn: Connection | None = getattr(self._pinned, "conn", None)
@@ -115,21 +99,67 @@ class Store:
             self._pinned.conn = conn
         return conn
 
-    @staticmethod
-    @contextmanager
-    def _translated() -> Iterator[None]:
-        try:
-            yield
-        except IntegrityError as error:
-            if not dialect.is_unique_violation(error):
-                raise
-            raise EntityAlreadyExists(
-                f"Entity already exists: {dialect.violated_constraint(error)}"
-            ) from error
-
     def dispose(self) -> None:
         conn: Connection | None = getattr(self._pinned, "conn", None)
         if conn is not None:
             conn.close()
             self._pinned.conn = None
         self.engine.dispose()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as error:
+        translated = _already_exists(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _already_exists(error: IntegrityError) -> EntityAlreadyExists | None:
+    """A unique-key violation no repository function translated, as EntityAlreadyExists (None for
+    any other integrity error: it goes on as it is)."""
+    if not dialect.is_unique_violation(error):
+        return None
+    return EntityAlreadyExists(f"Entity already exists: {dialect.violated_constraint(error)}")
+
+
+class _PinnedSQLiteRead:
+    """A read transaction begun and ended on the driver's connection (SQLAlchemy's own
+    begin/commit, and a generator-based context manager, cost more than the reads): statements
+    through SQLAlchemy still work, its transaction joining the open one (see dialect._on_begin),
+    and end with it."""
+
+    __slots__ = ("conn", "driver")
+
+    def __init__(self, conn: Connection, driver: Any) -> None:
+        self.conn = conn
+        self.driver = driver
+
+    def __enter__(self) -> Connection:
+        self.driver.execute("BEGIN")
+        return self.conn
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.conn
+        if kind is None:
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                self.driver.commit()
+            return
+        if conn.in_transaction():
+            conn.rollback()
+        else:
+            self.driver.rollback()
+        if isinstance(error, IntegrityError):
+            translated = _already_exists(error)
+            if translated is not None:
+                raise translated from error
