@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iam_helpers import allow, policy
 from ironkeep.audit.lookup import LOOKUP_ATTRIBUTE_KEYS, lookup_events, parse_lookup
 from ironkeep.services import audit_trail
 from ironkeep.services.audit_retention import Pruner, RetentionSettingError, prune, retention_days
@@ -102,16 +103,7 @@ def test_record_carries_the_callers_address_and_user_agent(server):
     its User-Agent header), for a read and for a change."""
     name, key, secret = new_user(server, "agent")
     iam = server.client("iam")
-    iam.put_user_policy(
-        UserName=name,
-        PolicyName="read",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
-            }
-        ),
-    )
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=policy(allow("iam:GetUser")))
     user = server.client("iam", key=key, secret=secret)
     # botocore does not sign User-Agent: it may be set on the prepared request
     user.meta.events.register(

@@ -5,7 +5,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from iam_helpers import error_code, unique
+from iam_helpers import allow, error_code, policy, unique
 
 
 def test_create_get_list_delete_user(iam):
@@ -79,16 +79,7 @@ def test_a_renamed_user_calls_as_its_new_self(iam, server):
     the ARN in a denial) follows the user at once, request after request."""
     name, new = unique("dana"), unique("dana2")
     iam.create_user(UserName=name)
-    iam.put_user_policy(
-        UserName=name,
-        PolicyName="self",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
-            }
-        ),
-    )
+    iam.put_user_policy(UserName=name, PolicyName="self", PolicyDocument=policy(allow("iam:GetUser")))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     dana = server.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     for _ in range(2):
