@@ -52,7 +52,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ironkeep.errors import AWSError, ValidationError
 from ironkeep.protocol.javaregex import compile_java
-from ironkeep.protocol.models import api_version, operation_model
+from ironkeep.protocol.models import api_version, operation_model, operation_names
 
 
 class InvalidAction(AWSError):
@@ -98,11 +98,9 @@ def decode_form(body: bytes | str) -> dict[str, str]:
 class _Node:
     """One dotted segment of the form: its own value (if the key itself was sent) and children."""
 
-    __slots__ = ("children", "value")
-
-    def __init__(self) -> None:
-        self.value: str | None = None
-        self.children: dict[str, _Node] | None = None
+    # class defaults rather than slots set by an __init__: a node then costs a third as much
+    value: str | None = None
+    children: dict[str, _Node] | None = None
 
     def child(self, name: str) -> _Node | None:
         return self.children.get(name) if self.children else None
@@ -110,10 +108,20 @@ class _Node:
 
 def _tree(params: Mapping[str, str], roots: frozenset[str]) -> _Node:
     root = _Node()
+    top: dict[str, _Node] = {}
     for key, value in params.items():
+        if key in roots:  # a top-level scalar, most members of most requests: no dots to follow
+            node = top.get(key)
+            if node is None:
+                node = top[key] = _Node()
+            node.value = value
+            continue
+        if "." not in key:  # Action, Version, or a parameter the operation does not define
+            continue
         parts = key.split(".")
         if parts[0] not in roots:
             continue
+        root.children = top
         node = root
         for part in parts:
             children = node.children
@@ -124,6 +132,8 @@ def _tree(params: Mapping[str, str], roots: frozenset[str]) -> _Node:
                 nxt = children[part] = _Node()
             node = nxt
         node.value = value
+    if top:
+        root.children = top
     return root
 
 
@@ -273,7 +283,8 @@ class _Scalar(_Plan):
     def check(self, value: Any, path: str, errors: Errors) -> None:
         sensitive = self.sensitive
         if isinstance(value, str):
-            _bounds(value, _jlen(value), "length", self, path, errors)
+            if self.min is not None or self.max is not None:
+                _bounds(value, _jlen(value), "length", self, path, errors)
             if self.regex is not None and self.regex.fullmatch(value) is None:
                 rule = f"Member must satisfy regular expression pattern: {self.pattern}"
                 errors.append(_violation(value, path, sensitive, rule))
@@ -398,8 +409,9 @@ class _Struct(_Plan):
     def decode_members(self, node: _Node, path: str, errors: Errors) -> dict[str, Any]:
         result: dict[str, Any] = {}
         prefix = f"{path}." if path else ""
+        children = node.children or {}
         for member in self.members:
-            child = node.child(member.wire)
+            child = children.get(member.wire)
             member_path = prefix + member.lower
             value = member.plan.decode(child, member_path, errors) if child is not None else _ABSENT
             if value is _ABSENT:
@@ -430,6 +442,13 @@ class _Compiler:
 
 
 @cache
+def _service_operations(service: str) -> tuple[str, frozenset[str]]:
+    """The service's API version and operation names (those ``operation_model`` knows), looked
+    up once rather than through botocore's model on every request."""
+    return api_version(service), operation_names(service)
+
+
+@cache
 def _input_plan(service: str, operation: str) -> tuple[_Struct, frozenset[str]] | None:
     model = operation_model(service, operation)
     shape = model.input_shape if model is not None else None
@@ -437,7 +456,8 @@ def _input_plan(service: str, operation: str) -> tuple[_Struct, frozenset[str]] 
         return None
     plan = _Compiler().plan(shape)
     assert isinstance(plan, _Struct)
-    roots = frozenset(member.wire for member in plan.members)
+    # the first segments of the form keys that can reach a member (a dotted name never does)
+    roots = frozenset(member.wire for member in plan.members if "." not in member.wire)
     return plan, roots
 
 
@@ -458,9 +478,9 @@ def decode_query(service: str, params: Mapping[str, str]) -> tuple[str, dict[str
     action = params.get("Action")
     if not action:
         raise MissingAction("Missing Action")
-    expected = api_version(service)
+    expected, operations = _service_operations(service)
     version = params.get("Version", expected)
-    if version != expected or operation_model(service, action) is None:
+    if version != expected or action not in operations:
         raise InvalidAction(f"Could not find operation {action} for version {version}")
     compiled = _input_plan(service, action)
     if compiled is None:
