@@ -85,19 +85,42 @@ def _short_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
-def _usernames(identity: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
-    """(the name LookupEvents shows, every name ``Username`` matches) of a ``userIdentity``."""
-    kind = identity.get("type")
-    arn = identity.get("arn") or ""
+def identity_names(identity: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """What :func:`usernames` reads of a ``userIdentity``: its type, ARN, user name and its
+    session issuer's user name (a store caches the names of a steady caller by these)."""
     issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    return identity.get("type"), identity.get("arn"), identity.get("userName"), issuer.get("userName")
+
+
+def usernames(kind: Any, arn: Any, user_name: Any, issuer_name: Any) -> tuple[str | None, tuple[str, ...]]:
+    """(the name LookupEvents shows, every name ``Username`` matches) of a ``userIdentity``
+    given as :func:`identity_names` reads it: ``root``, a session's name (the end of its ARN), or
+    the user name; then the user name and the session issuer's name, each once."""
     if kind == "Root":
         shown: str | None = "root"
     elif kind in ("AssumedRole", "FederatedUser") and arn:
         shown = _short_name(arn)
     else:
-        shown = identity.get("userName")
-    names = [n for n in (shown, identity.get("userName"), issuer.get("userName")) if n]
+        shown = user_name
+    names = [n for n in (shown, user_name, issuer_name) if n]
     return shown, tuple(dict.fromkeys(names))
+
+
+def _usernames(identity: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """(the name LookupEvents shows, every name ``Username`` matches) of a ``userIdentity``."""
+    return usernames(*identity_names(identity))
+
+
+def resource_index(
+    entries: Iterable[Mapping[str, Any]] | None,
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
+    """A record's ``resources`` as ``(type, ARN)`` pairs, then the types ``ResourceType`` matches
+    and the names ``ResourceName`` matches (each ARN and the name at its end), each once."""
+    resources = tuple((r.get("type", ""), r.get("ARN", "")) for r in entries or ())
+    names: list[str] = []
+    for _, arn in resources:
+        names += [arn, _short_name(arn)]
+    return resources, tuple(dict.fromkeys(t for t, _ in resources)), tuple(dict.fromkeys(names))
 
 
 def parse_time(text: str) -> datetime:
@@ -116,10 +139,7 @@ def index_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """
     identity = record.get("userIdentity") or {}
     shown, names = _usernames(identity)
-    resources = tuple((r.get("type", ""), r.get("ARN", "")) for r in record.get("resources") or ())
-    resource_names: list[str] = []
-    for _, arn in resources:
-        resource_names += [arn, _short_name(arn)]
+    resources, resource_types, resource_names = resource_index(record.get("resources"))
     return {
         "event_id": record["eventID"],
         "event_time": parse_time(record["eventTime"]),
@@ -130,8 +150,8 @@ def index_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         "access_key_id": identity.get("accessKeyId"),
         "read_only": bool(record.get("readOnly")),
         "resources": resources,
-        "resource_types": tuple(dict.fromkeys(t for t, _ in resources)),
-        "resource_names": tuple(dict.fromkeys(resource_names)),
+        "resource_types": resource_types,
+        "resource_names": resource_names,
         "account_id": record.get("recipientAccountId"),
         "event_category": record.get("eventCategory", "Management"),
     }

@@ -27,12 +27,17 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+
+from botocore.model import ListShape, MapShape, StructureShape
 
 from ironkeep.audit.elements import (
+    cloudtrail_name,
+    is_secret,
     issues_credentials,
+    operation_model,
     request_parameters,
     response_elements,
     secret_values,
@@ -187,14 +192,90 @@ class CallRecordInput:
 
 
 def iso_time(value: datetime) -> str:
-    """CloudTrail's ``eventTime``/``creationDate`` form: ``2024-05-06T07:08:09Z`` (UTC)."""
+    """CloudTrail's ``eventTime``/``creationDate`` form: ``2024-05-06T07:08:09Z`` (UTC).
+
+    The text of the last second formatted is kept: the records of a busy second share it, and
+    comparing two times costs a tenth of formatting one."""
     v = value if value.tzinfo is UTC else value.astimezone(UTC)
-    return v.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    start, end, text = _last_second
+    if start <= v < end:
+        return text
+    return _format_second(v)
+
+
+def _format_second(v: datetime) -> str:
+    global _last_second
+    text = v.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    if v.year < 9999:  # the last second of year 9999 has no end
+        start = v.replace(microsecond=0)
+        _last_second = (start, start + _SECOND, text)  # one tuple: threads see all or nothing
+    return text
+
+
+_SECOND = timedelta(seconds=1)
+_last_second = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), "")
 
 
 def event_source(service: str) -> str:
     """``iam`` → ``iam.amazonaws.com`` (``accessanalyzer`` → ``access-analyzer.amazonaws.com``)."""
     return _SOURCES.get(service, f"{service}.amazonaws.com")
+
+
+class _Operation(NamedTuple):
+    """What every record of one operation shares, found once per operation."""
+
+    source: str  # eventSource
+    region: str | None  # awsRegion of every record (a global service's), or None: the call's
+    issues_credentials: bool
+    # (member, logged name) of the request's members that are plain values (strings, numbers,
+    # booleans) and no secret, in the model's order; None when the request has no model
+    plain: tuple[tuple[str, str], ...] | None
+    nested: tuple[str, ...]  # the other members that are no secret (structures, lists, ...)
+
+
+@lru_cache(maxsize=1024)
+def _operation(service: str, operation: str) -> _Operation:
+    region = _DEFAULT_REGION if service in _GLOBAL_SERVICES else None
+    model = operation_model(service, operation)
+    shape = model.input_shape if model is not None else None
+    plain: tuple[tuple[str, str], ...] | None = None
+    nested: tuple[str, ...] = ()
+    if isinstance(shape, StructureShape):
+        members = [(n, m) for n, m in shape.members.items() if not is_secret(n, m)]
+        plain = tuple((n, cloudtrail_name(n)) for n, m in members if _is_plain(m))
+        nested = tuple(n for n, m in members if not _is_plain(m))
+    return _Operation(event_source(service), region, issues_credentials(service, operation), plain, nested)
+
+
+def _is_plain(shape: Any) -> bool:
+    """A member :func:`request_parameters` logs as it is given when it is a plain value."""
+    return not isinstance(shape, StructureShape | ListShape | MapShape) and shape.type_name not in (
+        "timestamp",
+        "blob",
+    )
+
+
+_PLAIN_VALUES = frozenset({str, int, bool, float})
+
+
+def _request_parameters(
+    op: _Operation, service: str, operation: str, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """:func:`request_parameters`, without walking the model when the request holds only plain
+    values in plain members (most calls: names, ARNs, markers, counts); else the general way."""
+    if op.plain is None or type(params) is not dict:
+        return request_parameters(service, operation, params)
+    logged: dict[str, Any] = {}
+    for name, key in op.plain:
+        value = params.get(name)
+        if value is not None:
+            if type(value) not in _PLAIN_VALUES:
+                return request_parameters(service, operation, params)
+            logged[key] = value
+    for name in op.nested:
+        if params.get(name) is not None:
+            return request_parameters(service, operation, params)
+    return logged or None
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -280,11 +361,13 @@ def _resources(
 ) -> list[dict[str, str]]:
     """The given resources, then those named by ARN in the request (``roleArn``, ``policyArn``)
     or, when the request names none (``CreateRole``), in the response (``role.arn``)."""
-    refs = list(given)
     arns: list[str] = []
     _arns(params, arns)
-    if not any(resource_type(arn) for arn in arns):
+    if response is not None and not (arns and any(resource_type(arn) for arn in arns)):
         _arns(response, arns)
+    if not arns and not given:
+        return []
+    refs = list(given)
     for arn in arns:
         kind = resource_type(arn)
         if kind is not None:
@@ -310,19 +393,20 @@ def _scrub(text: str, secrets: set[str]) -> str:
 def build_record(call: CallRecordInput) -> dict[str, Any]:
     """The CloudTrail event record of one call (see the module docstring)."""
     service, operation = call.service, call.operation
+    op = _operation(service, operation)
     failed = call.error_code is not None
-    params = request_parameters(service, operation, call.parameters)
+    params = _request_parameters(op, service, operation, call.parameters)
     if call.saml_assertion_id is not None:
         params = {"sAMLAssertionID": call.saml_assertion_id, **(params or {})}
-    logs_response = not failed and (not call.read_only or issues_credentials(service, operation))
+    logs_response = not failed and (not call.read_only or op.issues_credentials)
     response = response_elements(service, operation, call.output) if logs_response else None
-    region = _DEFAULT_REGION if service in _GLOBAL_SERVICES else (call.region or _DEFAULT_REGION)
+    region = op.region or call.region or _DEFAULT_REGION
 
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": _user_identity(call.caller, call.access_key_id),
         "eventTime": iso_time(call.time),
-        "eventSource": event_source(service),
+        "eventSource": op.source,
         "eventName": operation,
         "awsRegion": region,
         "sourceIPAddress": call.source_ip,

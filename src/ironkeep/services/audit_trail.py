@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import StaticPool
 
 from ironkeep.audit import records
-from ironkeep.audit.lookup import index_fields
+from ironkeep.audit.lookup import identity_names, parse_time, resource_index, usernames
 from ironkeep.services.context import Caller
 from ironkeep.store import schema as t
 from ironkeep.store.prepared import PreparedInsert
@@ -138,25 +138,76 @@ def _fit(value: str | None, length: int | None) -> str | None:
 
 
 def _event_row(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]:
-    fields = index_fields(record)
-    event_id = fields["event_id"]
+    """The ``audit_events`` row and the ``audit_event_names`` rows of one record: the columns of
+    :func:`index_fields`, each fitted (:func:`_fit`). What a steady caller's records share (the
+    caller's names, the call's account, name and source, the second of ``eventTime``) is derived
+    once and cached by value, so a record costs little more than its JSON; the record is read
+    anew each time, never trusted to be the one a cached value came from."""
+    identity = record.get("userIdentity") or {}
+    username, access_key_id, name_rows = _identity_columns(
+        *identity_names(identity), identity.get("accessKeyId")
+    )
+    account_id, event_name, event_source = _call_columns(
+        record.get("recipientAccountId") or "", record.get("eventName") or "", record.get("eventSource") or ""
+    )
+    error_code = record.get("errorCode")
+    event_id = record["eventID"]
     row = (
         event_id,
-        _fit(fields["account_id"] or "", _LENGTH["account_id"]),
-        fields["event_time"],
-        _fit(fields["event_name"] or "", _LENGTH["event_name"]),
-        _fit(fields["event_source"] or "", _LENGTH["event_source"]),
-        _fit(fields["username"], _LENGTH["username"]),
-        _fit(fields["access_key_id"], _LENGTH["access_key_id"]),
-        fields["read_only"],
-        _fit(record.get("errorCode"), _LENGTH["error_code"]),
+        account_id,
+        _event_time(record["eventTime"]),
+        event_name,
+        event_source,
+        username,
+        access_key_id,
+        bool(record.get("readOnly")),
+        None if error_code is None else _fit(error_code, _LENGTH["error_code"]),
         orjson.dumps(record).decode(),
     )
-    names = [("username", name) for name in fields["usernames"]]
-    names += [("resource_type", value) for value in fields["resource_types"]]
-    names += [("resource_name", value) for value in fields["resource_names"]]
-    fitted = dict.fromkeys((kind, _fit(value, _VALUE_LENGTH)) for kind, value in names)
-    return row, [(event_id, kind, value) for kind, value in fitted]
+    resources = record.get("resources")
+    if resources:
+        name_rows = name_rows + _resource_rows(resources)
+    return row, [(event_id, kind, value) for kind, value in name_rows]
+
+
+@lru_cache(maxsize=4096)
+def _identity_columns(
+    kind: Any, arn: Any, user_name: Any, issuer_name: Any, access_key_id: Any
+) -> tuple[str | None, str | None, tuple[tuple[str, str | None], ...]]:
+    """The ``username`` and ``access_key_id`` columns of a ``userIdentity`` (as
+    :func:`identity_names` reads it) and its ``username`` rows: once per caller and key."""
+    shown, names = usernames(kind, arn, user_name, issuer_name)
+    fitted = dict.fromkeys(_fit(name, _VALUE_LENGTH) for name in names)
+    return (
+        _fit(shown, _LENGTH["username"]),
+        _fit(access_key_id, _LENGTH["access_key_id"]),
+        tuple(("username", name) for name in fitted),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _call_columns(account_id: Any, event_name: Any, event_source: Any) -> tuple[str, str, str]:
+    """The ``account_id``, ``event_name`` and ``event_source`` columns: once per account and call."""
+    return (
+        _fit(account_id, _LENGTH["account_id"]),
+        _fit(event_name, _LENGTH["event_name"]),
+        _fit(event_source, _LENGTH["event_source"]),
+    )  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=64)
+def _event_time(text: str) -> datetime:
+    """The ``event_time`` column: ``eventTime`` parsed once per second of the trail. The records
+    of one second share the datetime, and :class:`PreparedInsert` binds it once per batch."""
+    return parse_time(text)
+
+
+def _resource_rows(resources: Any) -> tuple[tuple[str, str | None], ...]:
+    """The ``resource_type`` then ``resource_name`` rows of a record's ``resources``."""
+    _, types, names = resource_index(resources)
+    rows = [("resource_type", _fit(value, _VALUE_LENGTH)) for value in types]
+    rows += [("resource_name", _fit(value, _VALUE_LENGTH)) for value in names]
+    return tuple(dict.fromkeys(rows))
 
 
 def write(tx: Connection, record: dict[str, Any]) -> None:
