@@ -20,6 +20,22 @@ ALLOW_GET_USER = json.dumps(
 )
 
 
+def _serve(port: int | None, data_dir: Path, workers: str) -> list[str]:
+    """The command line of ``ironkeep serve --workers`` (on ``port``, or the default)."""
+    port_args = ["--port", str(port)] if port is not None else []
+    return [
+        sys.executable,
+        "-m",
+        "ironkeep",
+        "serve",
+        *port_args,
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        workers,
+    ]
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -55,18 +71,7 @@ def served(tmp_path):
         IRONKEEP_LOG_LEVEL="warning",
     )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ironkeep",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--workers",
-            "2",
-        ],
+        _serve(port, tmp_path / "d", "2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -143,18 +148,7 @@ def test_a_second_server_cannot_join_the_port(served, tmp_path):
     _, port = served
     for workers in ("2", "1"):
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ironkeep",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp_path / f"other-{workers}"),
-                "--workers",
-                workers,
-            ],
+            _serve(port, tmp_path / f"other-{workers}", workers),
             capture_output=True,
             text=True,
             timeout=60,
@@ -189,18 +183,7 @@ def _running(pid: int) -> bool:
 
 def test_in_memory_sqlite_cannot_have_workers(tmp_path):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ironkeep",
-            "serve",
-            "--data-dir",
-            str(tmp_path),
-            "--workers",
-            "2",
-            "--database-url",
-            "sqlite:///:memory:",
-        ],
+        [*_serve(None, tmp_path, "2"), "--database-url", "sqlite:///:memory:"],
         capture_output=True,
         text=True,
         timeout=30,

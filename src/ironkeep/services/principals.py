@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -30,6 +30,7 @@ from ironkeep.store import schema as t
 from ironkeep.store.prepared import Prepared
 
 KEY_USE_GRANULARITY = timedelta(seconds=60)
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,7 @@ class Principals:
         )
         caller = self._callers.get(facts)
         if caller is None:
-            caller = _key_caller(*facts)
-            with self._lock:
-                if len(self._callers) >= self._cache_size:
-                    self._callers.clear()
-                self._callers[facts] = caller
+            caller = self._remember(self._callers, facts, _key_caller(*facts))
         return caller, secret
 
     def _secret(self, access_key_id: str, sealed: bytes) -> str:
@@ -99,11 +96,9 @@ class Principals:
         cache_key = (access_key_id, bytes(sealed))
         secret = self._secrets.get(cache_key)
         if secret is None:
-            secret = self.box.open(sealed, aad=secret_aad(access_key_id)).decode()
-            with self._lock:
-                if len(self._secrets) >= self._cache_size:
-                    self._secrets.clear()
-                self._secrets[cache_key] = secret
+            secret = self._remember(
+                self._secrets, cache_key, self.box.open(sealed, aad=secret_aad(access_key_id)).decode()
+            )
         return secret
 
     def _authenticate_session(
@@ -183,11 +178,17 @@ class Principals:
                 session=list(session_docs),
             ),
         )
-        with self._lock:
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            self._cache[cache_key] = (caller.generation, material)
+        self._remember(self._cache, cache_key, (caller.generation, material))
         return material
+
+    def _remember(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
+        """Put ``value`` in one of the caches (emptied when full: they refill from the store in one
+        request each) and return it."""
+        with self._lock:
+            if len(cache) >= self._cache_size:
+                cache.clear()
+            cache[key] = value
+        return value
 
 
 def _key_caller(
@@ -200,23 +201,15 @@ def _key_caller(
     generation: int,
 ) -> Caller:
     """The Caller of a long-term access key: the root user's (a key of no user) or an IAM user's."""
-    if user_id is None:
-        return Caller(
-            account_id=account_id,
-            arn=root_arn(account_id),
-            principal_id=account_id,
-            kind="Root",
-            access_key_id=access_key_id,
-            generation=generation,
-        )
+    root = user_id is None
     return Caller(
         account_id=account_id,
-        arn=str(user_arn),
-        principal_id=user_id,
-        kind="IAMUser",
+        arn=root_arn(account_id) if root else str(user_arn),
+        principal_id=account_id if root else str(user_id),
+        kind="Root" if root else "IAMUser",
         access_key_id=access_key_id,
         user_name=user_name,
-        user_path=str(user_path),
+        user_path=user_path or "/",
         generation=generation,
     )
 
