@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -20,6 +21,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ironkeep.audit import records
 from ironkeep.audit.records import new_request_id
 from ironkeep.auth.errors import MissingAuthenticationToken
 from ironkeep.auth.sigv4 import parse_signed_request, verify_signature
@@ -240,7 +242,7 @@ class Pipeline:
             if self.audit and not op.read_only:
                 audit_trail.write(tx, self._record(raw, call, output=output))
         if self.audit_writer is not None and op.read_only:
-            self.audit_writer.submit(lambda: self._record(raw, call, output=output))
+            self.audit_writer.submit(self._pending_record(raw, call, output=output))
         self.principals.note_key_use(signed.access_key_id, now, signed.region, call.service)
         return call.render(output)
 
@@ -282,7 +284,19 @@ class Pipeline:
     def _record(
         self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None
     ) -> dict[str, Any]:
-        return audit_trail.build(
+        return self._pending_record(raw, call, output=output, error=error)()
+
+    def _pending_record(
+        self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None
+    ) -> Callable[[], dict[str, Any]]:
+        """The record the batch writer builds later, holding only what the record is made of: not
+        the request (its headers and body) nor, where the record logs none, the handler's output.
+        A read's whole request kept alive until its batch is written (tens of milliseconds, hundreds
+        of requests under load) would spread each new request's objects over cold memory."""
+        if output is not None and not records.logs_response(call.service, call.operation, call.read_only):
+            output = None
+        return partial(
+            audit_trail.build,
             service=call.service,
             operation=call.operation,
             now=call.now,
@@ -302,7 +316,7 @@ class Pipeline:
     def _audit_failure(self, raw: RawRequest, call: _Call, error: AWSError) -> None:
         """A failed call's record goes to the batch writer: the call's transaction was rolled back."""
         if self.audit_writer is not None:
-            self.audit_writer.submit(lambda: self._record(raw, call, error=error))
+            self.audit_writer.submit(self._pending_record(raw, call, error=error))
 
 
 # every write in an account moves its generation: cached policies of its principals are then stale

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
 
+from ironkeep.app import Pipeline, RawRequest, _Call
 from ironkeep.services import audit_trail
 from ironkeep.store import schema
 
@@ -71,3 +75,44 @@ def test_a_record_after_an_idle_spell_is_written_without_a_flush(store, account)
     while _count(store) < 2 and datetime.now(UTC).timestamp() < deadline:
         threading.Event().wait(0.01)
     assert _count(store) == 2
+
+
+def test_a_full_batch_is_written_without_waiting_out_the_linger(store, account) -> None:
+    """Under load the writer commits as soon as a batch is waiting, not a linger later."""
+    writer = audit_trail.AuditWriter(store, batch=10, linger=60)
+    for n in range(10):
+        writer.submit(_record(account, n))
+    deadline = time.monotonic() + 10
+    while _count(store) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _count(store) == 10
+
+
+def test_flush_does_not_wait_out_the_linger(store, account) -> None:
+    writer = audit_trail.AuditWriter(store, linger=60)
+    writer.submit(_record(account, 1))
+    started = time.monotonic()
+    writer.flush(timeout=30)
+    assert time.monotonic() - started < 10
+    assert _count(store) == 1
+
+
+def test_a_reads_pending_record_holds_neither_the_request_nor_the_output() -> None:
+    """A read's record waits for its batch holding only what the record is made of: the request's
+    headers and body and the handler's output (which a read's record does not log) are let go."""
+    raw = RawRequest("POST", "/", "", [("host", "x")], b"Action=GetUser", "10.0.0.1", "agent/1", False)
+    call = _Call(request_id="r1", now=datetime.now(UTC), operation="GetUser", read_only=True)
+    call.params = {"UserName": "alice"}
+    output = {"User": {"UserName": "alice", "Arn": "arn:aws:iam::123456789012:user/alice"}}
+    pipeline = SimpleNamespace(default_account="123456789012")
+    pending = Pipeline._pending_record(pipeline, raw, call, output=output)  # type: ignore[arg-type]
+    held = gc.get_referents(pending) + gc.get_referents(*gc.get_referents(pending))
+    assert not any(item is raw or item is output or item is raw.body for item in held)
+    record = pending()
+    assert record["requestParameters"] == {"userName": "alice"}
+    assert record["responseElements"] is None
+    assert (record["sourceIPAddress"], record["userAgent"]) == ("10.0.0.1", "agent/1")
+    # a change's record logs the output: it is kept
+    call.read_only, call.operation = False, "CreateUser"
+    pending = Pipeline._pending_record(pipeline, raw, call, output=output)  # type: ignore[arg-type]
+    assert pending()["responseElements"]["user"]["userName"] == "alice"

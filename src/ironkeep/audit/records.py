@@ -247,6 +247,12 @@ def _operation(service: str, operation: str) -> _Operation:
     return _Operation(event_source(service), region, issues_credentials(service, operation), plain, nested)
 
 
+def logs_response(service: str, operation: str, read_only: bool) -> bool:
+    """Whether a successful call's record carries ``responseElements``: a change's, and a read's
+    that issues credentials (STS's AssumeRole family, redacted); other reads log ``null``."""
+    return not read_only or _operation(service, operation).issues_credentials
+
+
 def _is_plain(shape: Any) -> bool:
     """A member :func:`request_parameters` logs as it is given when it is a plain value."""
     return not isinstance(shape, StructureShape | ListShape | MapShape) and shape.type_name not in (
@@ -398,8 +404,8 @@ def build_record(call: CallRecordInput) -> dict[str, Any]:
     params = _request_parameters(op, service, operation, call.parameters)
     if call.saml_assertion_id is not None:
         params = {"sAMLAssertionID": call.saml_assertion_id, **(params or {})}
-    logs_response = not failed and (not call.read_only or op.issues_credentials)
-    response = response_elements(service, operation, call.output) if logs_response else None
+    logs = not failed and logs_response(service, operation, call.read_only)
+    response = response_elements(service, operation, call.output) if logs else None
     region = op.region or call.region or _DEFAULT_REGION
 
     record: dict[str, Any] = {

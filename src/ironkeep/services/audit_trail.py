@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -216,14 +215,13 @@ def write(tx: Connection, record: dict[str, Any]) -> None:
 
 
 def write_many(tx: Connection, records: list[dict[str, Any]]) -> None:
-    rows: list[tuple[Any, ...]] = []
-    names: list[tuple[str, str, str | None]] = []
-    for record in records:
-        row, name_rows = _event_row(record)
-        rows.append(row)
-        names.extend(name_rows)
-    _INSERT_EVENTS.insert_many(tx, rows)
-    _INSERT_NAMES.insert_many(tx, names)
+    _insert(tx, [_event_row(record) for record in records])
+
+
+def _insert(tx: Connection, rows: list[tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]]) -> None:
+    """The ``audit_events`` rows and then the ``audit_event_names`` rows of records (``_event_row``)."""
+    _INSERT_EVENTS.insert_many(tx, [row for row, _ in rows])
+    _INSERT_NAMES.insert_many(tx, [name for _, names in rows for name in names])
 
 
 class AuditWriter:
@@ -231,11 +229,14 @@ class AuditWriter:
     was rolled back) in batches, from a thread of its own: one transaction per batch instead of one
     per call. A change's record never comes here: it is written in the change's own transaction.
 
+    The first record of a batch wakes the writer, which waits ``linger`` seconds for more, or less
+    once ``batch`` records are waiting; so a busy server commits a few hundred records at a time
+    (each commit rewrites the last page of every index of the trail), a quiet one a few.
     ``flush()`` waits until everything submitted so far is written; reading the trail calls it
-    first, and the server calls it on shutdown. Records wait here a few milliseconds at most.
+    first, and the server calls it on shutdown. Records wait here a tenth of a second at most.
     """
 
-    def __init__(self, store: Any, batch: int = 1000, linger: float = 0.02) -> None:
+    def __init__(self, store: Any, batch: int = 256, linger: float = 0.1) -> None:
         self.store = store
         self.batch = batch
         self.linger = linger
@@ -244,44 +245,50 @@ class AuditWriter:
         self._pending: deque[Callable[[], dict[str, Any]] | threading.Event] = deque()
         self._armed = False
         self._wake = threading.Event()
+        self._full = threading.Event()  # a batch is waiting, or a flush: stop lingering
         self._thread = threading.Thread(target=self._loop, name="ironkeep-audit", daemon=True)
         self._thread.start()
 
     def submit(self, make_record: Callable[[], dict[str, Any]]) -> None:
         """``make_record`` builds the record in the writer's thread, off the request's path."""
-        self._pending.append(make_record)
+        pending = self._pending
+        pending.append(make_record)
         if not self._armed:
             self._armed = True
             self._wake.set()
+        elif len(pending) == self.batch:
+            self._full.set()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Return once every record submitted before this call is committed."""
         done = threading.Event()
         self._pending.append(done)
         self._armed = True
+        self._full.set()
         self._wake.set()
         done.wait(timeout)
 
-    def _write(self, records: list[dict[str, Any]]) -> None:
+    def _write(self, rows: list[tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]]) -> None:
         """One transaction for the batch; if the store refuses it, one per record, so that a record
         it cannot hold costs only itself."""
         try:
             with self.store.transaction(write=True) as tx:
-                write_many(tx, records)
+                _insert(tx, rows)
             return
         except Exception:
-            if len(records) == 1:
+            if len(rows) == 1:
                 log.exception("could not write an audit record")
                 return
-        for record in records:
-            self._write([record])
+        for row in rows:
+            self._write([row])
 
     def _loop(self) -> None:
         while True:
             self._wake.wait()
             self._wake.clear()
-            if not isinstance(self._pending[0] if self._pending else None, threading.Event):
-                time.sleep(self.linger)  # let a batch gather: one commit for many records
+            if len(self._pending) < self.batch:
+                self._full.wait(self.linger)  # let a batch gather: one commit for many records
+            self._full.clear()
             self._armed = False  # from here on, a new record wakes the next round
             items: list[Callable[[], dict[str, Any]] | threading.Event] = []
             while self._pending and len(items) < self.batch:
@@ -289,7 +296,9 @@ class AuditWriter:
             if self._pending:  # more than a batch: go round again at once
                 self._armed = True
                 self._wake.set()
-            records = []
+                if len(self._pending) >= self.batch:
+                    self._full.set()
+            rows = []
             waiting = []
             for item in items:
                 if isinstance(item, threading.Event):
@@ -297,13 +306,12 @@ class AuditWriter:
                     continue
                 try:
                     record = item()
+                    if record:  # each record's rows at once: its dict is let go before the next
+                        rows.append(_event_row(record))
                 except Exception:
                     log.exception("could not build an audit record")
-                    continue
-                if record:
-                    records.append(record)
-            if records:
-                self._write(records)
+            if rows:
+                self._write(rows)
             for event in waiting:  # only now: the records before each flush are committed
                 event.set()
 
