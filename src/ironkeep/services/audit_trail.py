@@ -256,7 +256,7 @@ class AuditWriter:
         if not self._armed:
             self._armed = True
             self._wake.set()
-        elif len(pending) == self.batch:
+        elif len(pending) >= self.batch:  # several threads may submit at once: not ==
             self._full.set()
 
     def flush(self, timeout: float = 10.0) -> None:
