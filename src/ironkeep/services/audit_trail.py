@@ -218,7 +218,11 @@ def write_many(tx: Connection, records: list[dict[str, Any]]) -> None:
     _insert(tx, [_event_row(record) for record in records])
 
 
-def _insert(tx: Connection, rows: list[tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]]) -> None:
+# records as _event_row gives them: each record's audit_events row with its audit_event_names rows
+_Rows = list[tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]]
+
+
+def _insert(tx: Connection, rows: _Rows) -> None:
     """The ``audit_events`` rows and then the ``audit_event_names`` rows of records (``_event_row``)."""
     _INSERT_EVENTS.insert_many(tx, [row for row, _ in rows])
     _INSERT_NAMES.insert_many(tx, [name for _, names in rows for name in names])
@@ -268,7 +272,7 @@ class AuditWriter:
         self._wake.set()
         done.wait(timeout)
 
-    def _write(self, rows: list[tuple[tuple[Any, ...], list[tuple[str, str, str | None]]]]) -> None:
+    def _write(self, rows: _Rows) -> None:
         """One transaction for the batch; if the store refuses it, one per record, so that a record
         it cannot hold costs only itself."""
         try:
@@ -293,11 +297,10 @@ class AuditWriter:
             items: list[Callable[[], dict[str, Any]] | threading.Event] = []
             while self._pending and len(items) < self.batch:
                 items.append(self._pending.popleft())
-            if self._pending:  # more than a batch: go round again at once
+            if self._pending:  # more than a batch: go round again at once, without lingering
                 self._armed = True
+                self._full.set()
                 self._wake.set()
-                if len(self._pending) >= self.batch:
-                    self._full.set()
             rows = []
             waiting = []
             for item in items:
