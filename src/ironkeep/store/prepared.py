@@ -9,10 +9,15 @@ and the same Python values (aware UTC datetimes included) as SQLAlchemy's rows.
 
 Only plain SELECTs with scalar bind parameters belong here: no ``IN`` lists, no bind processing.
 :class:`PreparedInsert` does the same for a batch of rows (the audit trail's inserts).
+
+Inside a :class:`SnapshotReads` window (the SQLite store's pinned read transactions), a statement's
+rows for the same parameters are taken from memory while the database is unchanged: the window
+opens only once SQLite says nothing was committed since the rows were read.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -71,6 +76,17 @@ class Prepared:
     def _rows(self, tx: Connection, params: dict[str, Any], one: bool) -> list[Any]:
         compiled = self._compiled(tx)
         args: Any = params if compiled.positions is None else [params[n] for n in compiled.positions]
+        window = _window.active
+        if window is not None and window[0] is tx and compiled.positions is not None and window[1]():
+            remembered = window[2]
+            key = (self, one, *args)
+            rows = remembered.get(key)
+            if rows is None:
+                rows = remembered[key] = tuple(self._read(tx, compiled, args, one))
+            return list(rows)
+        return self._read(tx, compiled, args, one)
+
+    def _read(self, tx: Connection, compiled: _Compiled, args: Any, one: bool) -> list[Any]:
         cursor = tx.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(compiled.sql, args)
@@ -99,6 +115,49 @@ class Prepared:
     def scalar(self, tx: Connection, params: dict[str, Any]) -> Any | None:
         row = self.first(tx, params)
         return row[0] if row is not None else None
+
+
+class SnapshotReads:
+    """The rows prepared statements read on one connection (the SQLite store's pinned read
+    connection), kept for as long as the database is unchanged.
+
+    ``open(tx, version, unchanged)`` starts a window in which :class:`Prepared` statements run on
+    ``tx`` (and this thread) answer from memory what they read before, as long as ``unchanged()``
+    says the transaction itself wrote nothing; ``version`` says what the database is: the rows
+    are forgotten whenever it differs from the last window's. For SQLite, ``PRAGMA data_version``
+    (which moves whenever another connection commits; read inside the transaction, it describes
+    the transaction's snapshot) with the connection's own ``total_changes`` (which moves with its
+    own writes, which ``data_version`` does not count). ``close(version)`` ends the window.
+    Rows are immutable named tuples; each call gets a list of its own.
+    """
+
+    __slots__ = ("limit", "rows", "version")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self.version: Any = None
+        self.rows: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def open(self, tx: Connection, version: Any, unchanged: Callable[[], bool]) -> None:
+        if version != self.version or len(self.rows) > self.limit:
+            self.rows = {}
+            self.version = version
+        _window.active = (tx, unchanged, self.rows)
+
+    def close(self, version: Any) -> None:
+        """End the window; ``version`` is what the database is now (if the transaction wrote,
+        it differs from the window's, and the rows are forgotten)."""
+        _window.active = None
+        if version != self.version:
+            self.rows = {}
+            self.version = None
+
+
+class _Window(threading.local):
+    active: tuple[Connection, Callable[[], bool], dict[tuple[Any, ...], tuple[Any, ...]]] | None = None
+
+
+_window = _Window()
 
 
 class PreparedInsert:
