@@ -281,14 +281,13 @@ class Pipeline:
             services=self.principals,
         )
 
-    def _record(
-        self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None
-    ) -> dict[str, Any]:
+    def _record(self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None) -> Any:
+        """The call's record, as rows to write (:func:`audit_trail.build_row`)."""
         return self._pending_record(raw, call, output=output, error=error)()
 
     def _pending_record(
         self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None
-    ) -> Callable[[], dict[str, Any]]:
+    ) -> Callable[[], Any]:
         """The record the batch writer builds later, holding only what the record is made of: not
         the request (its headers and body) nor, where the record logs none, the handler's output.
         A read's whole request kept alive until its batch is written (tens of milliseconds, hundreds
@@ -296,7 +295,7 @@ class Pipeline:
         if output is not None and not records.logs_response(call.service, call.operation, call.read_only):
             output = None
         return partial(
-            audit_trail.build,
+            audit_trail.build_row,
             service=call.service,
             operation=call.operation,
             now=call.now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 import time
 from datetime import UTC, datetime
@@ -108,11 +109,17 @@ def test_a_reads_pending_record_holds_neither_the_request_nor_the_output() -> No
     pending = Pipeline._pending_record(pipeline, raw, call, output=output)  # type: ignore[arg-type]
     held = gc.get_referents(pending) + gc.get_referents(*gc.get_referents(pending))
     assert not any(item is raw or item is output or item is raw.body for item in held)
-    record = pending()
+    record = _record_of(pending())
     assert record["requestParameters"] == {"userName": "alice"}
     assert record["responseElements"] is None
     assert (record["sourceIPAddress"], record["userAgent"]) == ("10.0.0.1", "agent/1")
     # a change's record logs the output: it is kept
     call.read_only, call.operation = False, "CreateUser"
     pending = Pipeline._pending_record(pipeline, raw, call, output=output)  # type: ignore[arg-type]
-    assert pending()["responseElements"]["user"]["userName"] == "alice"
+    assert _record_of(pending())["responseElements"]["user"]["userName"] == "alice"
+
+
+def _record_of(rows: Any) -> dict[str, Any]:
+    """The record in a pending record's rows (its audit_events row's last column)."""
+    event, _names = rows
+    return json.loads(event[-1])

@@ -284,6 +284,15 @@ def _request_parameters(
     return logged or None
 
 
+def read_parameters(
+    service: str, operation: str, parameters: Mapping[str, Any], account: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """A successful read's ``requestParameters`` as :func:`build_record` logs them, and whether its
+    record lists ``resources`` (an ARN among them names one)."""
+    params = _request_parameters(_operation(service, operation), service, operation, parameters)
+    return params, bool(params) and bool(_resources((), params, None, account))
+
+
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
