@@ -139,6 +139,7 @@ class Pipeline:
         self.audit = audit
         self.default_account = default_account
         self.inline_reads = getattr(store, "dialect", "") == "sqlite"
+        self._inline_actions: dict[str, bool] = {}  # runs_inline's answer per known action
         self.audit_writer = audit_trail.AuditWriter(store) if audit else None
         # handlers reach long-lived services through ctx.services (e.g. LookupEvents flushes the writer)
         principals.audit_writer = self.audit_writer
@@ -152,13 +153,15 @@ class Pipeline:
         action = params.get("Action")
         if action is None:
             return False
+        known = self._inline_actions.get(action)
+        if known is not None:
+            return known
         op = registry.find("iam", action) or registry.find("sts", action)
-        return (
-            op is not None
-            and op.read_only
-            and op.name.startswith(("Get", "List"))
-            and op.name not in _WAITS_FOR_TRAIL
-        )
+        if op is None:
+            return False
+        inline = op.read_only and op.name.startswith(("Get", "List")) and op.name not in _WAITS_FOR_TRAIL
+        self._inline_actions[action] = inline  # only known actions: a few hundred at most
+        return inline
 
     def handle(
         self, raw: RawRequest, *, inline: bool = False, params: dict[str, str] | None = None
@@ -346,6 +349,9 @@ def _refuse_unstorable(inputs: dict[str, Any], *, json: bool = False) -> None:
     audit record, can encode it. No IAM, STS or CloudTrail value needs either, so both stores
     answer alike. The value is left out of the message.
     """
+    values = inputs.values()
+    if all(type(value) is str for value in values) and not _UNSTORABLE.search("".join((*inputs, *values))):
+        return  # most calls: a few plain strings, none unstorable (one search over all of them)
     paths = list(_unstorable_paths(inputs, ""))
     if paths:
         rule = "failed to satisfy constraint: Member must not contain null characters or lone surrogates"
