@@ -5,9 +5,10 @@ ListUsers over 1,000 users, STS AssumeRole and GetCallerIdentity made with sessi
 CreateUser+DeleteUser pairs; each at concurrency 1, 8 and 32. Beside them, in the same run: a
 hello-world ASGI app served the same way (uvicorn, with as many forked workers on one socket as
 the server has: ``--workers``, one per core by default), the ceiling; and GetUser on a second
-server with the audit trail off, so the run says what the trail costs. Requests are
-SigV4-signed ahead of time (valid for AWS's 15-minute window), so the client measures the
-server, not its own signing.
+server with the audit trail off, so the run says what the trail costs. These three are measured
+in turns (a quarter of a cell each, in a rotating order), so that drift in the shared machine's
+speed weighs on all three alike. Requests are SigV4-signed ahead of time (valid for AWS's
+15-minute window), so the client measures the server, not its own signing.
 
     python3 benchmarks/api.py [--seconds 5] [--backend postgresql] [--workers 2]
         [--extra-env IRONKEEP_AUDIT=off] [--scenarios GetUser,ListUsers] [--concurrency 1,8,32]
@@ -201,34 +202,35 @@ def main() -> None:
         ]
         for conc in levels:
             hello_req = hello_requests(hello_port)
-            rows.append(
-                row(
-                    "hello-world ASGI (ceiling)",
-                    conc,
-                    loadgen.run("127.0.0.1", hello_port, [[hello_req]] * conc, args.seconds),
+            if want("GetUser") and quiet is not None and quiet_get_user is not None:
+                # the ceiling, GetUser and GetUser with the trail off in turns, a quarter of a cell
+                # each, in a rotating order: drift in the machine's speed (it is shared) weighs on
+                # all three alike, so their ratios hold even when the figures move
+                quiet_port = int(quiet.endpoint.rsplit(":", 1)[1])
+                turns = {
+                    "hello-world ASGI (ceiling)": (hello_port, hello_req),
+                    "GetUser": (port, get_user),
+                    "GetUser, audit trail off": (quiet_port, quiet_get_user),
+                }
+                results: dict[str, list[loadgen.Result]] = {name: [] for name in turns}
+                names = list(turns)
+                for turn in range(4):
+                    for name in names[turn % 3 :] + names[: turn % 3]:
+                        target_port, request = turns[name]
+                        results[name].append(
+                            loadgen.run("127.0.0.1", target_port, [[request]] * conc, args.seconds / 4)
+                        )
+                rows.extend(row(name, conc, loadgen.combine(results[name])) for name in names)
+            else:
+                rows.append(
+                    row(
+                        "hello-world ASGI (ceiling)",
+                        conc,
+                        loadgen.run("127.0.0.1", hello_port, [[hello_req]] * conc, args.seconds),
+                    )
                 )
-            )
             for name, request in fixed:
-                if not want(name):
-                    continue
-                if name == "GetUser" and quiet is not None and quiet_get_user is not None:
-                    # trail on and off in turns, on-off-off-on, half a cell each: drift in the
-                    # machine's speed during the cell weighs on both alike
-                    quiet_port = int(quiet.endpoint.rsplit(":", 1)[1])
-                    on, off = [], []
-                    for target in (on, off, off, on):
-                        if target is on:
-                            target.append(
-                                loadgen.run("127.0.0.1", port, [[request]] * conc, args.seconds / 2)
-                            )
-                        else:
-                            target.append(
-                                loadgen.run(
-                                    "127.0.0.1", quiet_port, [[quiet_get_user]] * conc, args.seconds / 2
-                                )
-                            )
-                    rows.append(row(name, conc, loadgen.combine(on)))
-                    rows.append(row("GetUser, audit trail off", conc, loadgen.combine(off)))
+                if not want(name) or any(r["scenario"] == name and r["concurrency"] == conc for r in rows):
                     continue
                 result = loadgen.run("127.0.0.1", port, [[request]] * conc, args.seconds)
                 rows.append(row(name, conc, result))
