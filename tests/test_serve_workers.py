@@ -115,6 +115,15 @@ def test_workers_share_the_store_and_see_changes_at_once(served):
     # both workers answered some of those requests
     assert all(_cpu_ticks(pid) > before[pid] for pid in workers)
 
+    # what the workers' reads remember is let go as soon as anything changes, wherever it changed
+    root.tag_user(UserName="alice", Tags=[{"Key": "team", "Value": "blue"}])
+    for _ in range(30):
+        user = _client(port, key_id, secret).get_user(UserName="alice")["User"]
+        assert user["Tags"] == [{"Key": "team", "Value": "blue"}]
+    root.update_user(UserName="alice", NewPath="/moved/")
+    for _ in range(30):
+        assert _client(port, key_id, secret).get_user(UserName="alice")["User"]["Path"] == "/moved/"
+
     root.update_access_key(UserName="alice", AccessKeyId=key_id, Status="Inactive")
     for _ in range(30):  # every worker refuses the key from the next request on
         with pytest.raises(ClientError) as raised:
