@@ -184,3 +184,8 @@ def test_no_template_for_a_record_that_is_not_a_plain_read() -> None:
     assert templates.cut({**base, "responseElements": {"user": {}}}) is None
     assert templates.cut({**base, "resources": [{"type": "AWS::IAM::User", "ARN": "arn"}]}) is None
     assert templates.cut({**base, "userAgent": "\x00ironkeep-template:eventID\x00"}) is None
+    missing = dict(base)
+    del missing["eventID"]
+    assert templates.cut(missing) is None
+    reordered = {"requestID": "r", **{k: v for k, v in base.items() if k != "requestID"}}
+    assert templates.cut(reordered) is None

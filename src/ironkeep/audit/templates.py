@@ -33,18 +33,20 @@ class ReadTemplate(NamedTuple):
 
 def cut(record: dict[str, Any]) -> ReadTemplate | None:
     """The template of ``record``'s call: a successful read's record (no error, no response
-    elements, no resources), in :func:`build_record`'s key order; None for any other record."""
+    elements, no resources) holding the four values in this order; None for any other record."""
     if (
         not record.get("readOnly")
         or "errorCode" in record
         or record.get("responseElements") is not None
         or "resources" in record
-        or list(record)[: len(_ORDER)] != list(_ORDER)
+        or any(name not in record for name in _CUTS)
     ):
         return None
-    marked = {**record, **_PLACEHOLDERS}
-    text = orjson.dumps(marked)
+    text = orjson.dumps({**record, **_PLACEHOLDERS})  # each value replaced where it stands
     if any(text.count(mark) != 1 for mark in _MARKS):  # a value holds a placeholder's text
+        return None
+    at = [text.index(mark) for mark in _MARKS]
+    if at != sorted(at):
         return None
     parts = []
     for mark in _MARKS:
@@ -72,20 +74,3 @@ def fill(
             tail,
         )
     )
-
-
-# the keys of a read's record up to the last cut, in build_record's order
-_ORDER = (
-    "eventVersion",
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "requestParameters",
-    "responseElements",
-    "requestID",
-    "eventID",
-)

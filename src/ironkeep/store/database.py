@@ -83,8 +83,7 @@ class Store:
         """
         if pinned and not write and self.dialect == "sqlite":
             conn = self._pinned_connection()
-            reads = None if isinstance(self.engine.pool, StaticPool) else self._pinned.reads
-            return _PinnedSQLiteRead(conn, conn.connection.driver_connection, reads)
+            return _PinnedSQLiteRead(conn, conn.connection.driver_connection, self._pinned.reads)
         return self._transaction(write, pinned)
 
     @contextmanager
@@ -103,7 +102,10 @@ class Store:
         if conn is None or conn.closed or conn.invalidated:
             conn = self.engine.connect().execution_options(**dialect.write_options(False))
             self._pinned.conn = conn
-            self._pinned.reads = SnapshotReads()  # a new connection: nothing read on it yet
+            # a new connection: nothing read on it yet (and nothing kept on in-memory SQLite's one
+            # connection, which every thread writes through)
+            shared = isinstance(self.engine.pool, StaticPool)
+            self._pinned.reads = None if shared else SnapshotReads()
         return conn
 
     def dispose(self) -> None:
@@ -168,7 +170,7 @@ class _PinnedSQLiteRead:
     ) -> None:
         conn = self.conn
         if self.reads is not None:
-            self.reads.close((self.reads.version[0], self.driver.total_changes))
+            self.reads.close()
         if kind is None:
             if conn.in_transaction():
                 conn.commit()

@@ -127,28 +127,29 @@ class SnapshotReads:
     are forgotten whenever it differs from the last window's. For SQLite, ``PRAGMA data_version``
     (which moves whenever another connection commits; read inside the transaction, it describes
     the transaction's snapshot) with the connection's own ``total_changes`` (which moves with its
-    own writes, which ``data_version`` does not count). ``close(version)`` ends the window.
-    Rows are immutable named tuples; each call gets a list of its own.
+    own writes, which ``data_version`` does not count). ``close()`` ends the window, and
+    forgets the rows if the transaction wrote. Rows are immutable named tuples; each call gets a
+    list of its own.
     """
 
-    __slots__ = ("limit", "rows", "version")
+    __slots__ = ("limit", "rows", "unchanged", "version")
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self.version: Any = None
         self.rows: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.unchanged: Callable[[], bool] = lambda: False
 
     def open(self, tx: Connection, version: Any, unchanged: Callable[[], bool]) -> None:
         if version != self.version or len(self.rows) > self.limit:
             self.rows = {}
             self.version = version
+        self.unchanged = unchanged
         _window.active = (tx, unchanged, self.rows)
 
-    def close(self, version: Any) -> None:
-        """End the window; ``version`` is what the database is now (if the transaction wrote,
-        it differs from the window's, and the rows are forgotten)."""
+    def close(self) -> None:
         _window.active = None
-        if version != self.version:
+        if not self.unchanged():
             self.rows = {}
             self.version = None
 
