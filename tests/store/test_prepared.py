@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select
+import pytest
+from sqlalchemy import bindparam, insert, select, text
 
 from conftest_store import ACCOUNT, NOW
 from ironkeep.store import schema as t
@@ -23,6 +25,9 @@ def _add_user(tx, name: str, created: datetime) -> None:
             created_at=created,
         )
     )
+
+
+EVENT_COLUMNS = tuple(column.name for column in t.audit_events.c)  # every column, in order
 
 
 BY_NAME = select(t.users).where(
@@ -61,21 +66,7 @@ def test_sees_its_own_transaction(store, account) -> None:
 
 def test_insert_many_processes_values(store) -> None:
     """Times and booleans go in as SQLAlchemy would write them, so SQLAlchemy reads them back."""
-    events = PreparedInsert(
-        t.audit_events,
-        (
-            "event_id",
-            "account_id",
-            "event_time",
-            "event_name",
-            "event_source",
-            "username",
-            "access_key_id",
-            "read_only",
-            "error_code",
-            "record",
-        ),
-    )
+    events = PreparedInsert(t.audit_events, EVENT_COLUMNS)
     when = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
     with store.transaction() as tx:
         events.insert_many(
@@ -92,3 +83,66 @@ def test_insert_many_processes_values(store) -> None:
         ("e1", when, True, "bob", None),
         ("e2", when, False, None, "X"),
     ]
+
+
+def _event_rows(count: int, when: datetime) -> list[tuple]:
+    return [
+        (
+            f"e{i:05d}",
+            ACCOUNT,
+            when,
+            "GetUser",
+            "iam.amazonaws.com",
+            f"u{i}",
+            None,
+            i % 2 == 0,
+            None,
+            f'{{"n":{i}}}',
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 255, 256, 257, 600])
+@pytest.mark.parametrize("variables", [None, 25])
+def test_insert_many_writes_every_row_once_in_order(store, count, variables) -> None:
+    """Whatever the batch's size and however few variables SQLite lets a statement bind (25: two
+    rows of ten columns per statement), every row goes in once, with its own values, in order."""
+    if variables is not None and store.dialect != "sqlite":
+        pytest.skip("a limit on bound variables is SQLite's")
+    events = PreparedInsert(t.audit_events, EVENT_COLUMNS)
+    rows = _event_rows(count, datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
+    with store.transaction() as tx:
+        driver = tx.connection.driver_connection
+        if variables is not None:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        try:
+            events.insert_many(tx, rows)
+        finally:
+            if variables is not None:
+                driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 250_000)
+    order = "rowid" if store.dialect == "sqlite" else "event_id"  # SQLite's rowids: insertion order
+    with store.transaction(write=False) as tx:
+        got = tx.execute(
+            select(t.audit_events.c.event_id, t.audit_events.c.read_only, t.audit_events.c.record).order_by(
+                text(order)
+            )
+        ).all()
+    assert [tuple(r) for r in got] == [(r[0], r[7], r[9]) for r in rows]
+
+
+def test_insert_many_on_sqlite_takes_a_statement_per_power_of_two(store) -> None:
+    """SQLite: 300 rows in four statements (256 + 32 + 8 + 4), not one execution per row."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL takes the batch with executemany")
+    events = PreparedInsert(t.audit_events, EVENT_COLUMNS)
+    seen: list[str] = []
+    with store.transaction() as tx:
+        driver = tx.connection.driver_connection
+        driver.set_trace_callback(seen.append)
+        try:
+            events.insert_many(tx, _event_rows(300, datetime(2026, 3, 4, tzinfo=UTC)))
+        finally:
+            driver.set_trace_callback(None)
+    inserts = [statement for statement in seen if statement.startswith("INSERT")]
+    assert [statement.count("'GetUser'") for statement in inserts] == [256, 32, 8, 4]

@@ -17,9 +17,11 @@ opens only once SQLite says nothing was committed since the rows were read.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, Table, bindparam, insert
@@ -162,9 +164,18 @@ _window = _Window()
 
 
 class PreparedInsert:
-    """``INSERT INTO table (columns...)`` compiled once per dialect, run with ``executemany`` on
-    the transaction's own connection; values go through each column's bind processing (times,
-    booleans) as SQLAlchemy would. ``insert_many(tx, [(v1, v2, ...), ...])`` in ``columns`` order."""
+    """``INSERT INTO table (columns...)`` compiled once per dialect, run on the transaction's own
+    connection; values go through each column's bind processing (times, booleans) as SQLAlchemy
+    would. ``insert_many(tx, [(v1, v2, ...), ...])`` in ``columns`` order.
+
+    On SQLite, a batch goes in as a few multi-row ``INSERT ... VALUES (...), (...), ...``
+    statements rather than one execution per row: the driver lets go of the interpreter lock
+    around every statement it steps, and in a server whose event loop holds the lock most of the
+    time, each row's step then costs a hand-over of the lock and a context switch both ways (the
+    audit trail's writer thread made two or three per record; with a statement per chunk of rows,
+    a few per batch). Chunks are powers of two, so a table needs a handful of statement texts
+    (which the driver keeps compiled), within SQLite's limit on bound variables. PostgreSQL's
+    driver takes the batch with ``executemany``."""
 
     __slots__ = ("_by_dialect", "columns", "table")
 
@@ -200,12 +211,38 @@ class PreparedInsert:
         sql, positional, processors = self._compiled(tx)
         if processors:
             rows = _processed(rows, processors)
-        args: Any = rows if positional else [dict(zip(self.columns, row, strict=True)) for row in rows]
-        cursor = tx.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver = tx.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
         try:
+            if positional and tx.dialect.name == "sqlite":
+                most = _rows_per_statement(driver, len(self.columns))
+                start = 0
+                while start < len(rows):
+                    size = 1 << (min(most, len(rows) - start).bit_length() - 1)  # a power of two
+                    chunk = rows[start : start + size]
+                    cursor.execute(_multi_row(sql, size), [value for row in chunk for value in row])
+                    start += size
+                return
+            args: Any = rows if positional else [dict(zip(self.columns, row, strict=True)) for row in rows]
             cursor.executemany(sql, args)
         finally:
             cursor.close()
+
+
+_MOST_ROWS = 256  # rows per multi-row INSERT at most (a power of two)
+
+
+def _rows_per_statement(driver: Any, columns: int) -> int:
+    """How many rows of ``columns`` values one statement may bind on this SQLite connection."""
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(_MOST_ROWS, limit // columns))
+
+
+@lru_cache(maxsize=256)
+def _multi_row(sql: str, rows: int) -> str:
+    """``INSERT INTO t (a, b) VALUES (?, ?)`` for ``rows`` rows: ``... VALUES (?, ?), (?, ?)``."""
+    head, values = sql.rsplit(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([values] * rows)}"
 
 
 def _processed(
