@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, text
 
 from conftest_store import ACCOUNT, NOW
 from ironkeep.store import schema as t
-from ironkeep.store.prepared import Prepared, PreparedInsert
+from ironkeep.store.prepared import Prepared, PreparedInsert, any_row
 
 
 def _add_user(tx, name: str, created: datetime) -> None:
@@ -146,3 +146,23 @@ def test_insert_many_on_sqlite_takes_a_statement_per_power_of_two(store) -> None
             driver.set_trace_callback(None)
     inserts = [statement for statement in seen if statement.startswith("INSERT")]
     assert [statement.count("'GetUser'") for statement in inserts] == [256, 32, 8, 4]
+
+
+def test_any_row(store, account) -> None:
+    """any_row: one or several columns of a table, each equal to its value; none, one or many rows."""
+    tags = t.tags.c
+    with store.transaction() as tx:
+        tx.execute(
+            insert(t.tags),
+            [
+                {"resource_kind": "user", "resource_id": "AIDA1", "key": "a", "key_lower": "a", "value": "1"},
+                {"resource_kind": "user", "resource_id": "AIDA1", "key": "b", "key_lower": "b", "value": "2"},
+                {"resource_kind": "role", "resource_id": "AROA1", "key": "a", "key_lower": "a", "value": "1"},
+            ],
+        )
+    with store.transaction(write=False) as tx:
+        assert any_row(tx, (tags.resource_id, "AIDA1"))
+        assert not any_row(tx, (tags.resource_id, "AIDA2"))
+        assert any_row(tx, (tags.resource_kind, "role"), (tags.resource_id, "AROA1"))
+        assert not any_row(tx, (tags.resource_kind, "role"), (tags.resource_id, "AIDA1"))
+        assert any_row(tx, (tags.resource_kind, "user"), (tags.key, "b"))

@@ -27,6 +27,7 @@ from ironkeep.services.mfa_seeds import open_seed, seal_seed
 from ironkeep.services.registry import operation
 from ironkeep.store import mfa_devices, rows, users
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import any_row
 
 TAG_KIND = "mfa"
 SERIAL_NUMBER_MAX = 256  # the model's serialNumberType: every call naming a device takes at most this
@@ -281,8 +282,7 @@ def list_mfa_device_tags(ctx: CallContext, params: dict[str, Any]) -> dict[str, 
 
 
 def _user_has_no_mfa_device(ctx: CallContext, row: Any) -> None:
-    owned = select(func.count()).select_from(t.mfa_devices).where(_d.user_id == row.id)
-    if ctx.tx.execute(owned).scalar():
+    if any_row(ctx.tx, (_d.user_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must delete MFA device first.")
 
 

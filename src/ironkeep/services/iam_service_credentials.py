@@ -22,7 +22,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from ironkeep.auth.keys import UniqueIdPrefix, new_unique_id
 from ironkeep.errors import AWSError, DeleteConflict, InvalidInput, LimitExceeded, NoSuchEntity
@@ -33,6 +33,7 @@ from ironkeep.services.iam_access_keys import key_owner_resource
 from ironkeep.services.iam_ssh_keys import settable_status, user_or_caller
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import any_row
 
 CREDENTIALS_PER_USER_PER_SERVICE = 2  # IAM's quota (the model's CreateServiceSpecificCredential docs)
 PASSWORD_SERVICES = frozenset({"codecommit.amazonaws.com", "cassandra.amazonaws.com"})
@@ -228,8 +229,7 @@ def delete_service_specific_credential(ctx: CallContext, params: dict[str, Any])
 
 
 def _user_has_no_service_credential(ctx: CallContext, row: Any) -> None:
-    owned = select(func.count()).where(_c.user_id == row.id)
-    if ctx.tx.execute(owned).scalar_one():
+    if any_row(ctx.tx, (_c.user_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must delete service-specific credentials first.")
 
 

@@ -24,6 +24,7 @@ from ironkeep.services.iam_ssh_keys import settable_status
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
 from ironkeep.store import users
+from ironkeep.store.prepared import any_row
 
 _c = t.signing_certificates.c
 
@@ -138,7 +139,7 @@ def delete_signing_certificate(ctx: CallContext, params: dict[str, Any]) -> None
 
 
 def _user_has_no_signing_certificate(ctx: CallContext, row: Any) -> None:
-    if ctx.tx.execute(select(_c.id).where(_c.user_id == row.id).limit(1)).first():
+    if any_row(ctx.tx, (_c.user_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must delete signing certificates first.")
 
 

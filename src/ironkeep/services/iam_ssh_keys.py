@@ -23,6 +23,7 @@ from ironkeep.services.iam_access_keys import key_owner_resource
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
 from ironkeep.store import users
+from ironkeep.store.prepared import any_row
 
 SETTABLE_STATUSES = ("Active", "Inactive")
 
@@ -140,7 +141,7 @@ def delete_ssh_public_key(ctx: CallContext, params: dict[str, Any]) -> None:
 
 
 def _user_has_no_ssh_public_key(ctx: CallContext, row: Any) -> None:
-    if ctx.tx.execute(select(_k.id).where(_k.user_id == row.id).limit(1)).first():
+    if any_row(ctx.tx, (_k.user_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must delete SSH public keys first.")
 
 

@@ -17,6 +17,7 @@ from ironkeep.services.entities import find_user
 from ironkeep.services.entities import get_user as get_user_row
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import any_row
 
 TAG_KIND = "user"
 
@@ -170,26 +171,22 @@ def update_user(ctx: CallContext, params: dict[str, Any]) -> None:
 
 # What must be gone before a user can be deleted, with AWS's message for each.
 _USER_DEPENDENTS = (
-    (t.access_keys, t.access_keys.c.user_id, "Cannot delete entity, must delete access keys first."),
-    (t.login_profiles, t.login_profiles.c.user_id, "Cannot delete entity, must delete login profile first."),
-    (t.group_members, t.group_members.c.user_id, "Cannot delete entity, must remove users from group first."),
+    (t.access_keys.c.user_id, "Cannot delete entity, must delete access keys first."),
+    (t.login_profiles.c.user_id, "Cannot delete entity, must delete login profile first."),
+    (t.group_members.c.user_id, "Cannot delete entity, must remove users from group first."),
 )
 
 
 @operation("iam", "DeleteUser", resource=user_resource)
 def delete_user(ctx: CallContext, params: dict[str, Any]) -> None:
     row = get_user_row(ctx.tx, ctx.account_id, params["UserName"])
-    for table, column, message in _USER_DEPENDENTS:
-        if ctx.tx.execute(select(func.count()).select_from(table).where(column == row.id)).scalar():
+    for column, message in _USER_DEPENDENTS:
+        if any_row(ctx.tx, (column, row.id)):
             raise DeleteConflict(message)
-    owned = (t.inline_policies.c.principal_kind == "user", t.inline_policies.c.principal_id == row.id)
-    if ctx.tx.execute(select(func.count()).select_from(t.inline_policies).where(*owned)).scalar():
+    ip, pa = t.inline_policies.c, t.policy_attachments.c
+    if any_row(ctx.tx, (ip.principal_kind, "user"), (ip.principal_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    attached = (
-        t.policy_attachments.c.principal_kind == "user",
-        t.policy_attachments.c.principal_id == row.id,
-    )
-    if ctx.tx.execute(select(func.count()).select_from(t.policy_attachments).where(*attached)).scalar():
+    if any_row(ctx.tx, (pa.principal_kind, "user"), (pa.principal_id, row.id)):
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     for check in EXTRA_DELETE_CHECKS:
         check(ctx, row)

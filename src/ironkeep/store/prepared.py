@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, Table, bindparam, insert
+from sqlalchemy import Connection, Select, Table, bindparam, exists, insert, select
 
 
 class _Compiled(NamedTuple):
@@ -117,6 +117,21 @@ class Prepared:
     def scalar(self, tx: Connection, params: dict[str, Any]) -> Any | None:
         row = self.first(tx, params)
         return row[0] if row is not None else None
+
+
+def any_row(tx: Connection, *conditions: tuple[Any, Any]) -> bool:
+    """Whether a row has each ``(column, value)`` of ``conditions`` (columns of one table): an
+    ``EXISTS`` prepared once per set of columns. For checks a write makes on every call, such as
+    DeleteUser's refusal while the user still owns keys, devices or policies."""
+    columns = tuple(column for column, _ in conditions)
+    return bool(_exists(columns).scalar(tx, {f"v{i}": value for i, (_, value) in enumerate(conditions)}))
+
+
+@lru_cache(maxsize=256)
+def _exists(columns: tuple[Any, ...]) -> Prepared:
+    return Prepared(
+        select(exists().where(*(column == bindparam(f"v{i}") for i, column in enumerate(columns))))
+    )
 
 
 class SnapshotReads:
