@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from ironkeep.auth.keys import UniqueIdPrefix, new_unique_id
 from ironkeep.errors import DeleteConflict, LimitExceeded
@@ -17,7 +17,7 @@ from ironkeep.services.entities import find_user
 from ironkeep.services.entities import get_user as get_user_row
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
-from ironkeep.store.prepared import any_row
+from ironkeep.store.prepared import Prepared, any_row
 
 TAG_KIND = "user"
 
@@ -66,14 +66,19 @@ def user_shape(tx: Connection, row: Row[Any], *, with_tags: bool = False) -> dic
     return out
 
 
+# built once, not on every call: the count of the account's users, and the insert of a new user
+_USER_COUNT = Prepared(
+    select(func.count()).select_from(t.users).where(t.users.c.account_id == bindparam("account"))
+)
+_INSERT_USER = insert(t.users)
+
+
 @operation("iam", "CreateUser", resource=user_resource)
 def create_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     name = check_name(params["UserName"], "userName", max_length=64)
     path = check_path(params.get("Path"))
     tags = common.check_tags(params.get("Tags", []))
-    count = ctx.tx.execute(
-        select(func.count()).select_from(t.users).where(t.users.c.account_id == ctx.account_id)
-    ).scalar()
+    count = _USER_COUNT.scalar(ctx.tx, {"account": ctx.account_id}) or 0
     if count >= limits.USERS_PER_ACCOUNT:
         raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {limits.USERS_PER_ACCOUNT}")
     if find_user(ctx.tx, ctx.account_id, name) is not None:
@@ -85,16 +90,17 @@ def create_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         check_boundary_arn(ctx, boundary)
     user_id = new_unique_id(UniqueIdPrefix.USER)
     ctx.tx.execute(
-        insert(t.users).values(
-            id=user_id,
-            account_id=ctx.account_id,
-            name=name,
-            name_lower=name.lower(),
-            path=path,
-            arn=iam_arn(ctx.account_id, "user", path, name),
-            created_at=ctx.now,
-            permissions_boundary_arn=boundary,
-        )
+        _INSERT_USER,
+        {
+            "id": user_id,
+            "account_id": ctx.account_id,
+            "name": name,
+            "name_lower": name.lower(),
+            "path": path,
+            "arn": iam_arn(ctx.account_id, "user", path, name),
+            "created_at": ctx.now,
+            "permissions_boundary_arn": boundary,
+        },
     )
     common.put_tags(ctx.tx, TAG_KIND, user_id, tags)
     return {"User": user_shape(ctx.tx, get_user_row(ctx.tx, ctx.account_id, name), with_tags=True)}
