@@ -98,6 +98,22 @@ def test_flush_does_not_wait_out_the_linger(store, account) -> None:
     assert _count(store) == 1
 
 
+def test_a_record_the_store_refuses_costs_only_itself(store, account) -> None:
+    """A batch the store refuses (here, the 30th record repeats the 20th's event id, past the first
+    slice the writer built and inserted) is written again a record at a time: every other record is
+    kept, the refused one is logged and left out, and flush() still returns."""
+    writer = audit_trail.AuditWriter(store, batch=100, linger=60)
+    rows = [audit_trail._event_row(_record(account, n)()) for n in range(40)]
+    (_, *rest), names = rows[19]
+    rows[29] = ((rows[19][0][0], *rest), [(rows[19][0][0], kind, value) for _, kind, value in names])
+    for made in rows:
+        writer.submit(lambda made=made: made)
+    writer.flush()
+    with store.transaction(write=False) as tx:
+        ids = set(tx.execute(select(schema.audit_events.c.event_id)).scalars())
+    assert ids == {row[0][0] for row in rows} and _count(store) == 39
+
+
 def test_a_reads_pending_record_holds_neither_the_request_nor_the_output() -> None:
     """A read's record waits for its batch holding only what the record is made of: the request's
     headers and body and the handler's output (which a read's record does not log) are let go."""
