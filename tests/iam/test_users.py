@@ -149,3 +149,25 @@ def test_a_long_term_key_with_a_session_token_is_refused(server):
     with pytest.raises(ClientError) as excinfo:
         stale.list_users()
     assert error_code(excinfo) == "InvalidClientTokenId"
+
+
+def test_path_prefix_takes_underscore_percent_and_slash_as_themselves(iam):
+    """PathPrefix is a plain prefix: SQL's LIKE wildcards in it match only themselves."""
+    tag = unique("pp")
+    paths = [f"/{tag}_a/", f"/{tag}xa/", f"/{tag}%b/", f"/{tag}yyb/", f"/{tag}/c/"]
+    names = {}
+    for index, path in enumerate(paths):
+        names[path] = unique(f"pp{index}")
+        iam.create_user(UserName=names[path], Path=path)
+    try:
+        for prefix, expected in [
+            (f"/{tag}_", [f"/{tag}_a/"]),
+            (f"/{tag}%", [f"/{tag}%b/"]),
+            (f"/{tag}/", [f"/{tag}/c/"]),
+            (f"/{tag}", paths),
+        ]:
+            listed = iam.list_users(PathPrefix=prefix)["Users"]
+            assert sorted(u["UserName"] for u in listed) == sorted(names[p] for p in expected), prefix
+    finally:
+        for name in names.values():
+            iam.delete_user(UserName=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
@@ -17,7 +18,7 @@ from ironkeep.services.entities import find_user
 from ironkeep.services.entities import get_user as get_user_row
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
-from ironkeep.store.prepared import Prepared, any_row
+from ironkeep.store.prepared import Prepared, any_row, like_prefix
 
 TAG_KIND = "user"
 
@@ -139,14 +140,11 @@ def get_user(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
 @operation("iam", "ListUsers", resource=lambda ctx, params: iam_arn(ctx.account_id, "user", "/", "*"))
 def list_users(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     prefix = check_path_prefix(params.get("PathPrefix"))
-    query = select(t.users).where(t.users.c.account_id == ctx.account_id)
-    if prefix != "/":
-        query = query.where(t.users.c.path.startswith(prefix, autoescape=True))
     after = common.decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(t.users.c.name_lower > after)
     limit = common.max_items(params)
-    rows = ctx.tx.execute(query.order_by(t.users.c.name_lower).limit(limit + 1)).all()
+    values = {"account": ctx.account_id, "after": after, "pattern": like_prefix(prefix)}
+    values.update(limit=limit + 1, offset=0)
+    rows = _list_users_page(prefix != "/", after is not None).all(ctx.tx, values)
     out: dict[str, Any] = {
         "Users": [user_shape(ctx.tx, row) for row in rows[:limit]],
         "IsTruncated": len(rows) > limit,
@@ -154,6 +152,19 @@ def list_users(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     if len(rows) > limit:
         out["Marker"] = common.encode_marker(rows[limit - 1].name_lower)
     return out
+
+
+@cache
+def _list_users_page(by_path: bool, after_marker: bool) -> Prepared:
+    """ListUsers' page of an account's users, by name, with or without a path prefix and a marker."""
+    users = t.users.c
+    query = select(t.users).where(users.account_id == bindparam("account"))
+    if by_path:
+        query = query.where(users.path.like(bindparam("pattern"), escape="/"))
+    if after_marker:
+        query = query.where(users.name_lower > bindparam("after"))
+    page = query.order_by(users.name_lower).limit(bindparam("limit")).offset(bindparam("offset"))
+    return Prepared(page, remember=False)  # (SQLite's dialect writes an OFFSET beside a bound LIMIT)
 
 
 @operation("iam", "UpdateUser", resource=user_resource)

@@ -50,6 +50,21 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """:meth:`process_result_value` after the dialect's own conversion, in one function: a
+        page of ListUsers converts two thousand of these, and the generic chain costs a call more
+        per value."""
+        convert = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if convert is not None:
+                value = convert(value)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+        return process
+
 
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):

@@ -48,12 +48,16 @@ def _row_class(names: list[str]) -> Any:
 
 
 class Prepared:
-    """``Prepared(select(...).where(col == bindparam("name")))``, then ``.first(tx, {"name": v})``."""
+    """``Prepared(select(...).where(col == bindparam("name")))``, then ``.first(tx, {"name": v})``.
 
-    __slots__ = ("_by_dialect", "statement")
+    ``remember=False``: never kept in a :class:`SnapshotReads` window (a statement that can return
+    many rows, such as a page of ListUsers: a window counts the statements it keeps, not rows)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    __slots__ = ("_by_dialect", "remember", "statement")
+
+    def __init__(self, statement: Select[Any], *, remember: bool = True) -> None:
         self.statement = statement
+        self.remember = remember
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, tx: Connection) -> _Compiled:
@@ -79,7 +83,13 @@ class Prepared:
         compiled = self._compiled(tx)
         args: Any = params if compiled.positions is None else [params[n] for n in compiled.positions]
         window = _window.active
-        if window is not None and window[0] is tx and compiled.positions is not None and window[1]():
+        if (
+            window is not None
+            and window[0] is tx
+            and compiled.positions is not None
+            and self.remember
+            and window[1]()
+        ):
             remembered = window[2]
             key = (self, one, *args)
             rows = remembered.get(key)
@@ -117,6 +127,12 @@ class Prepared:
     def scalar(self, tx: Connection, params: dict[str, Any]) -> Any | None:
         row = self.first(tx, params)
         return row[0] if row is not None else None
+
+
+def like_prefix(prefix: str) -> str:
+    """A ``LIKE ... ESCAPE '/'`` pattern for the values that start with ``prefix`` (its own ``%``,
+    ``_`` and ``/`` escaped), for prepared statements, which take no bind processing."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 def any_row(tx: Connection, *conditions: tuple[Any, Any]) -> bool:
