@@ -7,6 +7,8 @@ import pytest
 
 from ironkeep.auth.keys import (
     ACCESS_KEY_ID_PATTERN,
+    BASE32,
+    BASE64,
     SECRET_ACCESS_KEY_PATTERN,
     UNIQUE_ID_PATTERN,
     UniqueIdPrefix,
@@ -79,3 +81,19 @@ def test_identifiers_do_not_repeat() -> None:
 def test_random_part_uses_the_whole_base32_alphabet() -> None:
     tails = "".join(new_unique_id(UniqueIdPrefix.ROLE)[4:] for _ in range(400))
     assert set(tails) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def test_every_character_is_about_equally_likely() -> None:
+    """Secrets and ids draw each character uniformly from their whole alphabet: over 4,000 secret
+    keys (160,000 characters from 64) and 4,000 key ids (64,000 from 32), each character's count is
+    within six standard deviations of its expectation (a biased draw, or one that leaves out part
+    of the alphabet, lands far outside)."""
+    for drawn, alphabet in [
+        ("".join(new_secret_access_key() for _ in range(4000)), BASE64),
+        ("".join(new_access_key_id()[4:] for _ in range(4000)), BASE32),
+    ]:
+        counts = Counter(drawn)
+        expected = len(drawn) / len(alphabet)
+        spread = (expected * (1 - 1 / len(alphabet))) ** 0.5
+        assert set(counts) == set(alphabet)
+        assert all(abs(counts[c] - expected) < 6 * spread for c in alphabet), counts.most_common()

@@ -44,6 +44,14 @@ UNIQUE_ID_PATTERN = re.compile(r"A[A-Z]{3}[A-Z2-7]{17}")
 
 
 def _random(alphabet: str, length: int) -> str:
+    """``length`` characters drawn uniformly from ``alphabet`` with the kernel's randomness. For an
+    alphabet of 2**k characters (IAM's base-32 ids, base-64 secrets), the low k bits of one random
+    byte per character: as uniform as ``secrets.choice``, from one system call instead of one per
+    character (AssumeRole mints 56 characters per call)."""
+    size = len(alphabet)
+    if size & (size - 1) == 0 and size <= 256:
+        mask = size - 1
+        return "".join([alphabet[byte & mask] for byte in secrets.token_bytes(length)])
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
