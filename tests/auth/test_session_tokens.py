@@ -175,6 +175,25 @@ def test_expiry() -> None:
         st_mod.open_token(creds.session_token, creds.access_key_id, KEYS, datetime(2026, 11, 29, 9, 0, 1))
 
 
+def test_a_token_opened_before_is_checked_again_in_full() -> None:
+    """Opened sessions are remembered, by token, access key id and key: a token that opened once
+    still opens only with its own access key id, only under the key it was sealed with (not another
+    under the same id, nor once that id is retired), and expires on time."""
+    creds = st_mod.issue(role_session(), "k1", KEY, NOW)
+    other = st_mod.issue(role_session(), "k1", KEY, NOW)
+    first = st_mod.open_token(creds.session_token, creds.access_key_id, KEYS, NOW)
+    assert st_mod.open_token(creds.session_token, creds.access_key_id, KEYS, NOW) == first
+    with pytest.raises(InvalidClientTokenId):
+        st_mod.open_token(creds.session_token, other.access_key_id, KEYS, NOW)
+    with pytest.raises(InvalidClientTokenId):
+        st_mod.open_token(creds.session_token, creds.access_key_id, {"k1": secrets.token_bytes(32)}, NOW)
+    with pytest.raises(InvalidClientTokenId):
+        st_mod.open_token(creds.session_token, creds.access_key_id, {"k2": KEY}, NOW)
+    with pytest.raises(ExpiredToken):
+        st_mod.open_token(creds.session_token, creds.access_key_id, KEYS, NOW + timedelta(hours=1))
+    assert st_mod.open_token(creds.session_token, creds.access_key_id, KEYS, NOW) == first
+
+
 def test_tampered_expired_token_is_invalid_not_expired() -> None:
     creds = st_mod.issue(role_session(), "k1", KEY, NOW)
     raw = bytearray(base64.urlsafe_b64decode(creds.session_token + "=="))

@@ -158,6 +158,21 @@ def open_token(
     key = keys.get(key_id)
     if key is None or len(key) != KEY_BYTES:
         raise InvalidClientTokenId()
+    opened = _opened(session_token, access_key_id, key, raw, header_len)
+    if _aware(now) >= opened.context.expiration:
+        raise ExpiredToken()
+    return opened
+
+
+def _opened(session_token: str, access_key_id: str, key: bytes, raw: bytes, header_len: int) -> OpenedSession:
+    """The session a token seals, for this access key id under this key: decrypted once, then taken
+    from memory (a client repeats its token on every call, and decrypting, inflating and parsing it
+    cost a fifth of a GetCallerIdentity). The key is part of what is remembered by, so a retired or
+    replaced key opens nothing it did not open before; a token that does not open is not kept."""
+    cache_key = (session_token, access_key_id, key)
+    opened = _OPENED.get(cache_key)
+    if opened is not None:
+        return opened
     nonce = raw[header_len : header_len + NONCE_BYTES]
     try:
         aad = raw[:header_len] + access_key_id.encode("ascii")
@@ -173,9 +188,14 @@ def open_token(
         ValueError,
     ):
         raise InvalidClientTokenId() from None
-    if _aware(now) >= context.expiration:
-        raise ExpiredToken()
-    return OpenedSession(context, secret)
+    if len(_OPENED) >= _OPENED_MAX:
+        _OPENED.clear()  # refills from the tokens in use, one call each
+    opened = _OPENED[cache_key] = OpenedSession(context, secret)
+    return opened
+
+
+_OPENED: dict[tuple[str, str, bytes], OpenedSession] = {}
+_OPENED_MAX = 4096
 
 
 # -- encoding ---------------------------------------------------------------------------------------
