@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 
@@ -22,6 +22,7 @@ from ironkeep.model import aws_policies as catalogue
 from ironkeep.model.limits import VERSIONS_PER_MANAGED_POLICY
 from ironkeep.store import named, rows
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
 _c = t.managed_policies.c
 _v = t.policy_versions.c
@@ -100,13 +101,34 @@ def get(tx: Connection, account_id: str, arn: str) -> ManagedPolicy | None:
     account's), or None: AWS-managed, or customer-managed in ``account_id``."""
     entry = catalogue.get(arn)
     if entry is not None:
-        attachments, boundaries = usage_counts(tx, account_id, [arn])
-        return _from_catalogue(entry, attachments.get(arn, 0), boundaries.get(arn, 0))
-    row = tx.execute(KIND.query().where(_c.arn == arn, _c.account_id == account_id)).first()
+        return _from_catalogue(entry, *_usage_of(tx, account_id, arn))
+    row = _BY_ARN.first(tx, {"arn": arn, "account": account_id})
     if row is None:
         return None
-    attachments, boundaries = usage_counts(tx, account_id, [arn])
-    return _to_policy(row, attachments.get(arn, 0), boundaries.get(arn, 0))
+    return _to_policy(row, *_usage_of(tx, account_id, arn))
+
+
+def _usage_of(tx: Connection, account_id: str, arn: str) -> tuple[int, int]:
+    """One policy's (attachments, permissions-boundary uses) in the account: :func:`usage_counts`
+    for a single ARN, in three indexed counts prepared once (GetPolicy and GetPolicyVersion ask)."""
+    values = {"arn": arn, "account": account_id}
+    attachments = _ATTACHMENTS_OF.scalar(tx, values) or 0
+    boundaries = (_USERS_BOUNDED_BY.scalar(tx, values) or 0) + (_ROLES_BOUNDED_BY.scalar(tx, values) or 0)
+    return int(attachments), int(boundaries)
+
+
+def _count_where(table: Any, column: Any) -> Prepared:
+    return Prepared(
+        select(func.count())
+        .select_from(table)
+        .where(column == bindparam("arn"), table.c.account_id == bindparam("account"))
+    )
+
+
+_BY_ARN = Prepared(KIND.query().where(_c.arn == bindparam("arn"), _c.account_id == bindparam("account")))
+_ATTACHMENTS_OF = _count_where(t.policy_attachments, t.policy_attachments.c.policy_arn)
+_USERS_BOUNDED_BY = _count_where(t.users, t.users.c.permissions_boundary_arn)
+_ROLES_BOUNDED_BY = _count_where(t.roles, t.roles.c.permissions_boundary_arn)
 
 
 def require(tx: Connection, account_id: str, arn: str) -> ManagedPolicy:

@@ -70,6 +70,8 @@ users = _named(
     64,
     Column("permissions_boundary_arn", String(2048), nullable=True),
     Column("password_last_used", Time, nullable=True),
+    # GetPolicy's PermissionsBoundaryUsageCount, and DeletePolicy's check, look principals up by it
+    Index("ix_users_boundary", "permissions_boundary_arn", "account_id"),
 )
 
 groups = _named("groups", 32, 128)
@@ -93,6 +95,7 @@ roles = _named(
     Column("permissions_boundary_arn", String(2048), nullable=True),
     Column("last_used_at", Time, nullable=True),
     Column("last_used_region", String(32), nullable=True),
+    Index("ix_roles_boundary", "permissions_boundary_arn", "account_id"),
 )
 
 managed_policies = _named(
