@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -16,6 +16,7 @@ from ironkeep.model.arns import parse_iam_arn
 from ironkeep.model.limits import MANAGED_POLICIES_PER_PRINCIPAL
 from ironkeep.store import groups, roles, rows, users
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
 _a = t.policy_attachments.c
 
@@ -70,11 +71,17 @@ def attached(
 ) -> tuple[builtins.list[AttachedPolicy], str | None]:
     """ListAttachedUserPolicies (and group, role): name and ARN, by name; marker as ListPolicies'."""
     found = []
-    for row in tx.execute(select(_a.policy_arn).where(*_owned(owner))):
+    for row in _ATTACHED.all(tx, {"kind": owner.kind, "id": owner.id}):
         parts = parse_iam_arn(row.policy_arn)
         if parts is not None and (not path_prefix or parts.path.startswith(path_prefix)):
             found.append(AttachedPolicy(parts.name, row.policy_arn))
     return rows.page_in_memory(found, lambda p: f"{p.name.lower()} {p.arn}", marker, max_items)
+
+
+# built once (ListAttachedUserPolicies, ListAttachedRolePolicies ... run it on every call)
+_ATTACHED = Prepared(
+    select(_a.policy_arn).where(_a.principal_kind == bindparam("kind"), _a.principal_id == bindparam("id"))
+)
 
 
 def count_for(tx: Connection, owner: Principal) -> int:

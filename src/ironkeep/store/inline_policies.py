@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 
@@ -14,6 +14,7 @@ from ironkeep.model import InlinePolicy, Principal
 from ironkeep.model.limits import INLINE_POLICY_SIZE, policy_size
 from ironkeep.store import rows
 from ironkeep.store import schema as t
+from ironkeep.store.prepared import Prepared
 
 _p = t.inline_policies.c
 
@@ -48,10 +49,18 @@ def put(tx: Connection, owner: Principal, name: str, document: str) -> InlinePol
 
 
 def get(tx: Connection, owner: Principal, name: str) -> InlinePolicy | None:
-    row = tx.execute(
-        select(_p.name, _p.document).where(*_owned(owner), _p.name_lower == name.lower())
-    ).first()
+    row = _GET.first(tx, {"kind": owner.kind, "id": owner.id, "name": name.lower()})
     return None if row is None else InlinePolicy(owner.kind, owner.id, row.name, row.document)
+
+
+# built once (GetUserPolicy, GetRolePolicy ... run it on every call)
+_GET = Prepared(
+    select(_p.name, _p.document).where(
+        _p.principal_kind == bindparam("kind"),
+        _p.principal_id == bindparam("id"),
+        _p.name_lower == bindparam("name"),
+    )
+)
 
 
 def require(tx: Connection, owner: Principal, name: str) -> InlinePolicy:
