@@ -152,7 +152,8 @@ def test_a_long_term_key_with_a_session_token_is_refused(server):
 
 
 def test_path_prefix_takes_underscore_percent_and_slash_as_themselves(iam):
-    """PathPrefix is a plain prefix: SQL's LIKE wildcards in it match only themselves."""
+    """PathPrefix is a plain prefix: SQL's LIKE wildcards in it match only themselves, and case
+    counts (SQLite's LIKE would ignore it)."""
     tag = unique("pp")
     paths = [f"/{tag}_a/", f"/{tag}xa/", f"/{tag}%b/", f"/{tag}yyb/", f"/{tag}/c/"]
     names = {}
@@ -165,6 +166,7 @@ def test_path_prefix_takes_underscore_percent_and_slash_as_themselves(iam):
             (f"/{tag}%", [f"/{tag}%b/"]),
             (f"/{tag}/", [f"/{tag}/c/"]),
             (f"/{tag}", paths),
+            (f"/{tag.upper()}", []),
         ]:
             listed = iam.list_users(PathPrefix=prefix)["Users"]
             assert sorted(u["UserName"] for u in listed) == sorted(names[p] for p in expected), prefix

@@ -17,8 +17,9 @@ from ironkeep.services.context import CallContext
 from ironkeep.services.entities import find_user
 from ironkeep.services.entities import get_user as get_user_row
 from ironkeep.services.registry import operation
+from ironkeep.store import rows
 from ironkeep.store import schema as t
-from ironkeep.store.prepared import Prepared, any_row, like_prefix
+from ironkeep.store.prepared import Prepared, any_row
 
 TAG_KIND = "user"
 
@@ -142,15 +143,15 @@ def list_users(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     prefix = check_path_prefix(params.get("PathPrefix"))
     after = common.decode_marker(params.get("Marker"))
     limit = common.max_items(params)
-    values = {"account": ctx.account_id, "after": after, "pattern": like_prefix(prefix)}
+    values = {"account": ctx.account_id, "after": after, "prefix": prefix, "prefix_length": len(prefix)}
     values.update(limit=limit + 1, offset=0)
-    rows = _list_users_page(prefix != "/", after is not None).all(ctx.tx, values)
+    page = _list_users_page(prefix != "/", after is not None).all(ctx.tx, values)
     out: dict[str, Any] = {
-        "Users": [user_shape(ctx.tx, row) for row in rows[:limit]],
-        "IsTruncated": len(rows) > limit,
+        "Users": [user_shape(ctx.tx, row) for row in page[:limit]],
+        "IsTruncated": len(page) > limit,
     }
-    if len(rows) > limit:
-        out["Marker"] = common.encode_marker(rows[limit - 1].name_lower)
+    if len(page) > limit:
+        out["Marker"] = common.encode_marker(page[limit - 1].name_lower)
     return out
 
 
@@ -160,7 +161,7 @@ def _list_users_page(by_path: bool, after_marker: bool) -> Prepared:
     users = t.users.c
     query = select(t.users).where(users.account_id == bindparam("account"))
     if by_path:
-        query = query.where(users.path.like(bindparam("pattern"), escape="/"))
+        query = query.where(rows.starts_with(users.path, bindparam("prefix"), bindparam("prefix_length")))
     if after_marker:
         query = query.where(users.name_lower > bindparam("after"))
     page = query.order_by(users.name_lower).limit(bindparam("limit")).offset(bindparam("offset"))

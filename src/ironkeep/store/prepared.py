@@ -129,12 +129,6 @@ class Prepared:
         return row[0] if row is not None else None
 
 
-def like_prefix(prefix: str) -> str:
-    """A ``LIKE ... ESCAPE '/'`` pattern for the values that start with ``prefix`` (its own ``%``,
-    ``_`` and ``/`` escaped), for prepared statements, which take no bind processing."""
-    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-
-
 def any_row(tx: Connection, *conditions: tuple[Any, Any]) -> bool:
     """Whether a row has each ``(column, value)`` of ``conditions`` (columns of one table): an
     ``EXISTS`` prepared once per set of columns. For checks a write makes on every call, such as

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Select, func
+from sqlalchemy import Connection, Executable, Select, func, literal_column
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,7 +55,14 @@ def under_path(column: ColumnElement[str], path_prefix: str | None) -> ColumnEle
     """Rows whose path starts with ``path_prefix`` (case-sensitive on both dialects), or None for all."""
     if not path_prefix or path_prefix == "/":
         return None
-    return func.substr(column, 1, len(path_prefix)) == path_prefix
+    return starts_with(column, path_prefix, len(path_prefix))
+
+
+def starts_with(column: ColumnElement[str], prefix: Any, length: Any) -> ColumnElement[bool]:
+    """``column`` begins with ``prefix`` of ``length`` characters, compared as they are (no
+    wildcards, case-sensitive on both dialects; SQLite's LIKE ignores case). Values or bound
+    parameters, so a prepared statement can take the prefix and its length."""
+    return func.substr(column, literal_column("1"), length) == prefix
 
 
 def where_all(query: Select[Any], *conditions: ColumnElement[bool] | None) -> Select[Any]:
