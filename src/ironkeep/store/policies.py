@@ -109,8 +109,8 @@ def get(tx: Connection, account_id: str, arn: str) -> ManagedPolicy | None:
 
 
 def _usage_of(tx: Connection, account_id: str, arn: str) -> tuple[int, int]:
-    """One policy's (attachments, permissions-boundary uses) in the account: :func:`usage_counts`
-    for a single ARN, in three indexed counts prepared once (GetPolicy and GetPolicyVersion ask)."""
+    """One policy's (attachments, permissions-boundary uses) in the account, in three indexed
+    counts prepared once (GetPolicy and GetPolicyVersion ask)."""
     values = {"arn": arn, "account": account_id}
     attachments = _ATTACHMENTS_OF.scalar(tx, values) or 0
     boundaries = (_USERS_BOUNDED_BY.scalar(tx, values) or 0) + (_ROLES_BOUNDED_BY.scalar(tx, values) or 0)
@@ -138,13 +138,10 @@ def require(tx: Connection, account_id: str, arn: str) -> ManagedPolicy:
     return policy
 
 
-def usage_counts(
-    tx: Connection, account_id: str, arns: builtins.list[str] | None
-) -> tuple[dict[str, int], dict[str, int]]:
-    """(attachments, permissions-boundary uses) per policy ARN in the account (all ARNs if None)."""
+def usage_counts(tx: Connection, account_id: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(attachments, permissions-boundary uses) per policy ARN in the account (ListPolicies; one
+    policy's are :func:`_usage_of`'s)."""
     attached = select(_a.policy_arn, func.count()).where(_a.account_id == account_id).group_by(_a.policy_arn)
-    if arns is not None:
-        attached = attached.where(_a.policy_arn.in_(arns))
     attachments = {arn: int(n) for arn, n in tx.execute(attached)}
     boundaries: dict[str, int] = {}
     for table in (t.users, t.roles):
@@ -154,8 +151,6 @@ def usage_counts(
             .where(table.c.account_id == account_id, column.is_not(None))
             .group_by(column)
         )
-        if arns is not None:
-            query = query.where(column.in_(arns))
         for arn, n in tx.execute(query):
             boundaries[arn] = boundaries.get(arn, 0) + int(n)
     return attachments, boundaries
@@ -172,7 +167,7 @@ def list(
 ) -> tuple[builtins.list[ManagedPolicy], str | None]:
     """ListPolicies: AWS-managed (scope AWS), the account's own (Local) or both (All), by name
     regardless of case; the marker is ``"<lower-cased name> <ARN>"`` of the last policy."""
-    attachments, boundaries = usage_counts(tx, account_id, None)
+    attachments, boundaries = usage_counts(tx, account_id)
     found: builtins.list[ManagedPolicy] = []
     if scope in ("All", "Local"):
         query = rows.where_all(
