@@ -28,7 +28,7 @@ import binascii
 import re
 import secrets
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -150,12 +150,17 @@ def token_key_id(session_token: str) -> str:
 
 
 def open_token(
-    session_token: str, access_key_id: str, keys: Mapping[str, bytes], now: datetime
+    session_token: str,
+    access_key_id: str,
+    keys: Mapping[str, bytes] | Callable[[str], bytes | None],
+    now: datetime,
 ) -> OpenedSession:
-    """Open a session token presented with ``access_key_id``; check it has not expired at ``now``."""
+    """Open a session token presented with ``access_key_id``; check it has not expired at ``now``.
+    ``keys``: the session keys by id, or a function that finds the one the token names (so that a
+    caller need not decode the token first to learn which)."""
     raw = _decode(session_token)
     key_id, header_len = _split(raw)
-    key = keys.get(key_id)
+    key = keys.get(key_id) if isinstance(keys, Mapping) else keys(key_id)
     if key is None or len(key) != KEY_BYTES:
         raise InvalidClientTokenId()
     opened = _opened(session_token, access_key_id, key, raw, header_len)

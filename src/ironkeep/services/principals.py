@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from ironkeep.auth.errors import InvalidClientTokenId
 from ironkeep.auth.keys import is_temporary_access_key_id
 from ironkeep.auth.secrets import SecretBox
-from ironkeep.auth.session_tokens import SessionContext, SessionKind, open_token, token_key_id
+from ironkeep.auth.session_tokens import SessionContext, SessionKind, open_token
 from ironkeep.engine import PolicySet, compile_policy_set
 from ironkeep.model import aws_policies
 from ironkeep.model.arns import root_arn
@@ -107,9 +107,9 @@ class Principals:
         """Temporary credentials: the sealed token carries the session; no key row to read."""
         if not session_token:
             raise InvalidClientTokenId()
-        key_id = token_key_id(session_token)
-        key = self.session_keys.lookup(tx, key_id, now)
-        opened = open_token(session_token, access_key_id, {key_id: key} if key is not None else {}, now)
+        opened = open_token(
+            session_token, access_key_id, lambda key_id: self.session_keys.lookup(tx, key_id, now), now
+        )
         session = opened.context
         generation = _GENERATION.scalar(tx, {"account": session.account_id})
         if generation is None:
