@@ -285,7 +285,7 @@ class Pipeline:
         )
 
     def _record(self, raw: RawRequest, call: _Call, *, output: Any = None, error: Any = None) -> Any:
-        """The call's record, as rows to write (:func:`audit_trail.build_row`)."""
+        """The call's record, as rows to write (:func:`audit_trail.row_of`)."""
         return self._pending_record(raw, call, output=output, error=error)()
 
     def _pending_record(
@@ -298,21 +298,21 @@ class Pipeline:
         if output is not None and not records.logs_response(call.service, call.operation, call.read_only):
             output = None
         return partial(
-            audit_trail.build_row,
-            service=call.service,
-            operation=call.operation,
-            now=call.now,
-            request_id=call.request_id,
-            account_id=call.account_id or self.default_account,
-            read_only=call.read_only,
-            caller=call.caller,
-            access_key_id=call.access_key_id,
-            parameters=call.params,
-            output=output,
-            error=error,
-            region=call.region,
-            source_ip=raw.source_ip,
-            user_agent=raw.user_agent,
+            audit_trail.row_of,  # by position: a call with names would build a dict of them
+            call.service,
+            call.operation,
+            call.now,
+            call.request_id,
+            call.account_id or self.default_account,
+            call.read_only,
+            call.caller,
+            call.access_key_id,
+            call.params,
+            output,
+            error,
+            call.region,
+            raw.source_ip,
+            raw.user_agent,
         )
 
     def _audit_failure(self, raw: RawRequest, call: _Call, error: AWSError) -> None:

@@ -189,3 +189,33 @@ def test_no_template_for_a_record_that_is_not_a_plain_read() -> None:
     assert templates.cut(missing) is None
     reordered = {"requestID": "r", **{k: v for k, v in base.items() if k != "requestID"}}
     assert templates.cut(reordered) is None
+
+
+def test_parameters_that_cannot_be_a_key_fill_the_template_too() -> None:
+    """A read whose parameters hold a list (GetAccountAuthorizationDetails' Filter) or a number
+    is filled like any other, and twice the same parameters give their own ids and times."""
+    for operation, parameters in [
+        ("GetAccountAuthorizationDetails", {"Filter": ["User", "Role"], "MaxItems": 5}),
+        ("ListUsers", {"MaxItems": 5}),
+        ("ListUsers", {"MaxItems": 5}),
+    ]:
+        fields = {
+            "service": "iam",
+            "operation": operation,
+            "now": datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC),
+            "request_id": "r1",
+            "account_id": ACCOUNT,
+            "read_only": True,
+            "caller": USER,
+            "access_key_id": USER.access_key_id,
+            "parameters": parameters,
+            "output": None,
+            "region": "us-east-1",
+            "source_ip": "192.0.2.7",
+            "user_agent": "steady/1.0",
+        }
+        fast = audit_trail.build_row(**fields)
+        assert fast == _same_event_id(_rows_the_general_way(fields), fast[0][0])
+        assert json.loads(fast[0][-1])["requestParameters"] == {
+            key[:1].lower() + key[1:]: value for key, value in parameters.items()
+        }

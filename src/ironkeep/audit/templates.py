@@ -5,19 +5,16 @@ Most of a busy trail is reads by a few callers, and their records differ only in
 ``eventTime``, ``requestParameters``, ``requestID`` and ``eventID``. A :class:`ReadTemplate` is
 the text of one such record as :func:`~ironkeep.audit.records.build_record` built it and
 ``orjson.dumps`` wrote it, cut where those four values stand; :func:`fill` puts a call's values
-back, so the text is byte for byte what building and dumping that call's record gives, at a
-fraction of the cost. :func:`cut` refuses (None) a record that is not a successful read's, or one
+back, so the text is what building and dumping that call's record gives, character for
+character, at a fraction of the cost. :func:`cut` refuses (None) a record that is not a successful read's, or one
 whose other values would make the cuts ambiguous.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-
-from ironkeep.audit.records import iso_time
 
 # what stands in for the four values while a template is cut (JSON strings no record holds)
 _CUTS = ("eventTime", "requestParameters", "requestID", "eventID")
@@ -28,7 +25,7 @@ _MARKS = tuple(orjson.dumps(_PLACEHOLDERS[name]) for name in _CUTS)
 class ReadTemplate(NamedTuple):
     """The record's text before ``eventTime``, between the four values, and after ``eventID``."""
 
-    parts: tuple[bytes, bytes, bytes, bytes, bytes]
+    parts: tuple[str, str, str, str, str]
 
 
 def cut(record: dict[str, Any]) -> ReadTemplate | None:
@@ -51,26 +48,18 @@ def cut(record: dict[str, Any]) -> ReadTemplate | None:
     parts = []
     for mark in _MARKS:
         before, text = text.split(mark)
-        parts.append(before)
-    parts.append(text)
+        parts.append(before.decode())
+    parts.append(text.decode())
     return ReadTemplate((parts[0], parts[1], parts[2], parts[3], parts[4]))
 
 
-def fill(
-    template: ReadTemplate, time: datetime, parameters: dict[str, Any] | None, request_id: str, event_id: str
-) -> bytes:
-    """The text of the record of the template's call with these four values."""
+def fill(template: ReadTemplate, event_time: str, parameters: str, request_id: str, event_id: str) -> str:
+    """The text of the record of the template's call with these four values: ``event_time`` as
+    :func:`~ironkeep.audit.records.iso_time` writes it, ``parameters`` the JSON text of
+    ``requestParameters``, ``event_id`` as :func:`~ironkeep.audit.records.new_event_id` makes it
+    (those two need no escaping: digits, letters, ``-``, ``:``); ``request_id`` any text."""
     head, after_time, after_parameters, after_request, tail = template.parts
-    return b"".join(
-        (
-            head,
-            orjson.dumps(iso_time(time)),
-            after_time,
-            orjson.dumps(parameters),
-            after_parameters,
-            orjson.dumps(request_id),
-            after_request,
-            orjson.dumps(event_id),
-            tail,
-        )
+    return (
+        f'{head}"{event_time}"{after_time}{parameters}{after_parameters}'
+        f'{orjson.dumps(request_id).decode()}{after_request}"{event_id}"{tail}'
     )

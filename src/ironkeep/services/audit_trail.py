@@ -107,37 +107,120 @@ def build(
 
 
 def build_row(**fields: Any) -> _EventRows:
-    """The rows of ``build(**fields)``'s record (as :func:`_event_row` gives them). A successful
+    """The rows of ``build(**fields)``'s record (as :func:`_event_row` gives them): :func:`row_of`
+    with the same fields by name."""
+    return row_of(
+        fields["service"],
+        fields["operation"],
+        fields["now"],
+        fields["request_id"],
+        fields["account_id"],
+        fields["read_only"],
+        fields["caller"],
+        fields["access_key_id"],
+        fields["parameters"],
+        fields["output"],
+        fields.get("error"),
+        fields.get("region", ""),
+        fields.get("source_ip", ""),
+        fields.get("user_agent", ""),
+    )
+
+
+def row_of(
+    service: str,
+    operation: str,
+    now: datetime,
+    request_id: str,
+    account_id: str,
+    read_only: bool,
+    caller: Caller | None,
+    access_key_id: str | None,
+    parameters: dict[str, Any] | None,
+    output: dict[str, Any] | None,
+    error: Any,
+    region: str,
+    source_ip: str,
+    user_agent: str,
+) -> _EventRows:
+    """The rows of the record of a call (:func:`build`'s fields, in its order). A successful
     read's text is filled into its caller's template (:mod:`ironkeep.audit.templates`), with the
-    index columns the template's record has: the same rows, for a little more than half the work."""
-    service, operation = fields["service"], fields["operation"]
+    index columns the template's record has: the same rows, for a fraction of the work."""
     if (
-        fields["read_only"]
-        and fields.get("error") is None
-        and (fields["output"] is None or not records.logs_response(service, operation, True))
+        read_only
+        and error is None
+        and (output is None or not records.logs_response(service, operation, True))
     ):
         template = _read_template(
-            service,
-            operation,
-            fields["account_id"],
-            fields["caller"],
-            fields["access_key_id"],
-            fields.get("region", ""),
-            fields.get("source_ip", ""),
-            fields.get("user_agent", ""),
+            service, operation, account_id, caller, access_key_id, region, source_ip, user_agent
         )
         if template is not None:
-            logged, names_resources = records.read_parameters(
-                service, operation, fields["parameters"] or {}, fields["account_id"]
-            )
-            if not names_resources:
-                now, event_id = fields["now"], records.new_event_id()
-                text = templates.fill(template.text, now, logged, fields["request_id"], event_id)
+            logged = _logged_parameters(service, operation, account_id, parameters)
+            if logged is not None:
+                event_id = records.new_event_id()
+                event_time = records.iso_time(now)
+                text = templates.fill(template.text, event_time, logged, request_id, event_id)
                 _, account, _, name, source, username, key, _, _, _ = template.row
-                time = _event_time(records.iso_time(now))
-                row = (event_id, account, time, name, source, username, key, True, None, text.decode())
-                return row, [(event_id, kind, value) for kind, value in template.names]
-    return _event_row(build(**fields))
+                row = (
+                    event_id,
+                    account,
+                    _event_time(event_time),
+                    name,
+                    source,
+                    username,
+                    key,
+                    True,
+                    None,
+                    text,
+                )
+                names = template.names
+                if len(names) == 1:
+                    return row, [(event_id, names[0][0], names[0][1])]
+                return row, [(event_id, kind, value) for kind, value in names]
+    return _event_row(
+        build(
+            service=service,
+            operation=operation,
+            now=now,
+            request_id=request_id,
+            account_id=account_id,
+            read_only=read_only,
+            caller=caller,
+            access_key_id=access_key_id,
+            parameters=parameters,
+            output=output,
+            error=error,
+            region=region,
+            source_ip=source_ip,
+            user_agent=user_agent,
+        )
+    )
+
+
+def _logged_parameters(
+    service: str, operation: str, account_id: str, parameters: dict[str, Any] | None
+) -> str | None:
+    """The JSON text of a successful read's ``requestParameters``; None when its record lists
+    ``resources`` (an ARN among the parameters names one), which no template holds."""
+    if not parameters:
+        return _logged_text(service, operation, account_id, ())
+    try:
+        return _logged_text(service, operation, account_id, tuple(parameters.items()))
+    except TypeError:  # a value that cannot be a key (a list, a structure): no cache
+        return _logged_text.__wrapped__(service, operation, account_id, tuple(parameters.items()))
+
+
+@lru_cache(maxsize=4096)
+def _logged_text(
+    service: str, operation: str, account_id: str, items: tuple[tuple[str, Any], ...]
+) -> str | None:
+    """:func:`_logged_parameters`, once per call's parameters: a steady client reads the same few
+    things again and again (a refresh reads every resource it manages). A member's values all
+    have the type its model gives (so ``1`` and ``True`` never meet as one key's values)."""
+    logged, names_resources = records.read_parameters(service, operation, dict(items), account_id)
+    if names_resources:
+        return None
+    return orjson.dumps(logged).decode()
 
 
 class _ReadTemplate(NamedTuple):
