@@ -1,4 +1,4 @@
-"""A read's record filled into its caller's template (``audit_trail.build_row``) is exactly the
+"""A read's record filled into its caller's template (``audit_trail.row_of``) is exactly the
 record built and written the general way: the same text, byte for byte, and the same index rows,
 whatever the caller, the call, its parameters and the client's values."""
 
@@ -122,7 +122,7 @@ def test_a_template_filled_is_the_record_built(
         "source_ip": source_ip,
         "user_agent": user_agent,
     }
-    fast = audit_trail.build_row(**fields)
+    fast = audit_trail.row_of(**fields)
     general = _rows_the_general_way(fields)
     assert fast == _same_event_id(general, fast[0][0])
 
@@ -144,7 +144,7 @@ def test_a_steady_callers_reads_use_its_template() -> None:
     before = audit_trail._read_template.cache_info()
     start = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
     rows = [
-        audit_trail.build_row(
+        audit_trail.row_of(
             **fields, now=start + timedelta(seconds=n), request_id=f"r{n}", parameters={"UserName": f"u{n}"}
         )
         for n in range(5)
@@ -214,7 +214,7 @@ def test_parameters_that_cannot_be_a_key_fill_the_template_too() -> None:
             "source_ip": "192.0.2.7",
             "user_agent": "steady/1.0",
         }
-        fast = audit_trail.build_row(**fields)
+        fast = audit_trail.row_of(**fields)
         assert fast == _same_event_id(_rows_the_general_way(fields), fast[0][0])
         assert json.loads(fast[0][-1])["requestParameters"] == {
             key[:1].lower() + key[1:]: value for key, value in parameters.items()

@@ -106,27 +106,6 @@ def build(
     )
 
 
-def build_row(**fields: Any) -> _EventRows:
-    """The rows of ``build(**fields)``'s record (as :func:`_event_row` gives them): :func:`row_of`
-    with the same fields by name."""
-    return row_of(
-        fields["service"],
-        fields["operation"],
-        fields["now"],
-        fields["request_id"],
-        fields["account_id"],
-        fields["read_only"],
-        fields["caller"],
-        fields["access_key_id"],
-        fields["parameters"],
-        fields["output"],
-        fields.get("error"),
-        fields.get("region", ""),
-        fields.get("source_ip", ""),
-        fields.get("user_agent", ""),
-    )
-
-
 def row_of(
     service: str,
     operation: str,
@@ -138,14 +117,15 @@ def row_of(
     access_key_id: str | None,
     parameters: dict[str, Any] | None,
     output: dict[str, Any] | None,
-    error: Any,
-    region: str,
-    source_ip: str,
-    user_agent: str,
+    error: Any = None,
+    region: str = "",
+    source_ip: str = "",
+    user_agent: str = "",
 ) -> _EventRows:
-    """The rows of the record of a call (:func:`build`'s fields, in its order). A successful
-    read's text is filled into its caller's template (:mod:`ironkeep.audit.templates`), with the
-    index columns the template's record has: the same rows, for a fraction of the work."""
+    """The rows of :func:`build`'s record of a call (as :func:`_event_row` gives them), from the
+    same fields, by name or in this order. A successful read's text is filled into its caller's
+    template (:mod:`ironkeep.audit.templates`), with the index columns the template's record
+    has: the same rows, for a fraction of the work."""
     if (
         read_only
         and error is None
@@ -374,12 +354,12 @@ def _resource_rows(resources: Any) -> tuple[tuple[str, str | None], ...]:
 
 
 def write(tx: Connection, record: dict[str, Any] | _EventRows) -> None:
-    """One record (or its rows: :func:`build_row`), in the caller's transaction."""
+    """One record (or its rows: :func:`row_of`), in the caller's transaction."""
     write_many(tx, [record])  # type: ignore[list-item]
 
 
 def write_many(tx: Connection, records: list[dict[str, Any]] | list[_EventRows]) -> None:
-    """Records (or their rows: :func:`build_row`), in the caller's transaction."""
+    """Records (or their rows: :func:`row_of`), in the caller's transaction."""
     _insert(tx, [_event_row(record) if isinstance(record, dict) else record for record in records])
 
 
@@ -437,7 +417,7 @@ class AuditWriter:
         self._thread.start()
 
     def submit(self, make_record: Callable[[], dict[str, Any] | _EventRows]) -> None:
-        """``make_record`` builds the record (or its rows: :func:`build_row`) in the writer's
+        """``make_record`` builds the record (or its rows: :func:`row_of`) in the writer's
         thread, off the request's path."""
         pending = self._pending
         pending.append(make_record)
