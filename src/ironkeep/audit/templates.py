@@ -6,8 +6,8 @@ Most of a busy trail is reads by a few callers, and their records differ only in
 the text of one such record as :func:`~ironkeep.audit.records.build_record` built it and
 ``orjson.dumps`` wrote it, cut where those four values stand; :func:`fill` puts a call's values
 back, so the text is what building and dumping that call's record gives, character for
-character, at a fraction of the cost. :func:`cut` refuses (None) a record that is not a successful read's, or one
-whose other values would make the cuts ambiguous.
+character, at a fraction of the cost. :func:`cut` refuses (None) a record that is not a
+successful read's, or one whose other values would make the cuts ambiguous.
 """
 
 from __future__ import annotations
