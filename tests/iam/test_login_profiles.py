@@ -142,6 +142,28 @@ def test_change_password_reuse_prevention(iam, server):
         assert error_of(excinfo)[0] == "PasswordPolicyViolation"
 
 
+def test_reuse_prevention_remembers_the_last_n_passwords(iam, server):
+    """With PasswordReusePrevention=3, the current password and the two before it are refused; the
+    one before those is free again. The admin's UpdateLoginProfile counts as a change too."""
+    name, own = user_with_password(iam, server)
+    first, second, third, fourth = (f"Pass-{n}-word-{n}x" for n in range(1, 5))
+    with password_policy(iam, AllowUsersToChangePassword=True, PasswordReusePrevention=3):
+        own.change_password(OldPassword=GOOD, NewPassword=first)
+        own.change_password(OldPassword=first, NewPassword=second)
+        for remembered in (GOOD, first, second):
+            with pytest.raises(ClientError) as excinfo:
+                own.change_password(OldPassword=second, NewPassword=remembered)
+            assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+        iam.update_login_profile(UserName=name, Password=third)  # GOOD is now the 4th back
+        own.change_password(OldPassword=third, NewPassword=GOOD)
+        with pytest.raises(ClientError) as excinfo:  # third and second are still among the last 3
+            own.change_password(OldPassword=GOOD, NewPassword=second)
+        assert error_of(excinfo)[0] == "PasswordPolicyViolation"
+        own.change_password(OldPassword=GOOD, NewPassword=fourth)
+    with password_policy(iam, AllowUsersToChangePassword=True, PasswordReusePrevention=1):
+        own.change_password(OldPassword=fourth, NewPassword=GOOD)  # only the current one counts
+
+
 def test_change_password_needs_permission_unless_the_account_allows_it(iam, server):
     name, own = user_with_password(iam, server)
     with pytest.raises(ClientError) as excinfo:  # no account policy, no identity policy

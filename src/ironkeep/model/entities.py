@@ -182,6 +182,7 @@ class LoginProfile:
     password_reset_required: bool
     created: datetime
     password_changed: datetime
+    previous_password_hashes: tuple[str, ...] = ()  # newest first (store.login_profiles.REMEMBERED)
 
 
 @dataclass(frozen=True, slots=True)

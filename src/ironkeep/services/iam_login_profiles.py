@@ -9,7 +9,10 @@ satisfy the account password policy, or IAM's default policy when the account ha
 ChangePassword is an IAM user's own call: root and role sessions get InvalidUserType. When the
 account password policy has ``AllowUsersToChangePassword``, IAM lets every user change its own
 password without a policy that allows ``iam:ChangePassword`` (an explicit deny still wins);
-otherwise the caller's policies must allow it on its own user ARN.
+otherwise the caller's policies must allow it on its own user ARN. With the policy's
+``PasswordReusePrevention`` of N, ChangePassword refuses the user's last N passwords: the current one
+and the N - 1 before it (every password change keeps the hash it replaces, up to 23; deleting the
+login profile forgets them).
 """
 
 from __future__ import annotations
@@ -164,12 +167,11 @@ def change_password(ctx: CallContext, params: dict[str, Any]) -> None:
     if not hasher().verify(profile.password_hash, old):
         raise AccessDenied("The old password is incorrect.")
     check_new_password(new, policy)
-    if (
-        policy is not None
-        and policy.password_reuse_prevention
-        and hasher().verify(profile.password_hash, new)
-    ):
-        raise PasswordPolicyViolation()
+    if policy is not None and policy.password_reuse_prevention:
+        # the user's last N passwords: the current one and the N - 1 before it
+        remembered = (profile.password_hash, *profile.previous_password_hashes)
+        if any(hasher().verify(known, new) for known in remembered[: policy.password_reuse_prevention]):
+            raise PasswordPolicyViolation()
     login_profiles.update(
         ctx.tx, user, password_hash=hasher().hash(new), reset_required=False, changed=ctx.now
     )

@@ -1,7 +1,9 @@
-"""Console passwords of IAM users (the hash only, from :mod:`ironkeep.auth.passwords`)."""
+"""Console passwords of IAM users (the hash only, from :mod:`ironkeep.auth.passwords`), with the
+hashes of the passwords each had before, for the password policy's PasswordReusePrevention."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,9 @@ from ironkeep.store import schema as t
 
 _l = t.login_profiles.c
 
+# PasswordReusePrevention is at most 24: the current password and the 23 before it
+REMEMBERED = 23
+
 
 def _to_profile(row: Row[Any], user: User) -> LoginProfile:
     return LoginProfile(
@@ -25,6 +30,7 @@ def _to_profile(row: Row[Any], user: User) -> LoginProfile:
         password_reset_required=bool(row.password_reset_required),
         created=row.created_at,
         password_changed=row.password_changed_at,
+        previous_password_hashes=tuple(json.loads(row.previous_password_hashes or "[]")),
     )
 
 
@@ -64,15 +70,18 @@ def update(
     reset_required: bool | None = None,
     changed: datetime | None = None,
 ) -> LoginProfile:
-    """UpdateLoginProfile / ChangePassword: a new hash (with ``changed``) and/or the reset flag."""
+    """UpdateLoginProfile / ChangePassword: a new hash (with ``changed``) and/or the reset flag. The
+    hash it replaces joins the previous ones (the newest :data:`REMEMBERED` are kept)."""
     values: dict[str, Any] = {}
+    current = require(tx, user)
     if password_hash is not None:
         values["password_hash"] = password_hash
+        previous = (current.password_hash, *current.previous_password_hashes)[:REMEMBERED]
+        values["previous_password_hashes"] = json.dumps(previous)
         if changed is not None:
             values["password_changed_at"] = changed
     if reset_required is not None:
         values["password_reset_required"] = reset_required
-    require(tx, user)
     if values:
         tx.execute(sql_update(t.login_profiles).where(_l.user_id == user.id).values(**values))
     return require(tx, user)

@@ -162,6 +162,8 @@ login_profiles = Table(
     Column("password_reset_required", Boolean, nullable=False),
     Column("created_at", Time, nullable=False),
     Column("password_changed_at", Time, nullable=False),
+    # the hashes of the passwords before this one, newest first (JSON list; PasswordReusePrevention)
+    Column("previous_password_hashes", Text, nullable=True),
 )
 
 instance_profiles = _named("instance_profiles", 32, 128)
