@@ -110,3 +110,11 @@ def test_session_policy_plaintext_limit_counts_policy_arns():
         session_policies({"Policy": doc + " " * 1200, "PolicyArns": arns})
     with pytest.raises(ValidationError):
         session_policies({"PolicyArns": [*arns, {"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]})
+
+
+def test_policy_arns_limit_counts_the_entries_sent():
+    """Eleven entries are refused even when they name one policy (the list's length is checked)."""
+    same = {"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+    assert session_policies({"PolicyArns": [same] * 10}).arns == (same["arn"],)
+    with pytest.raises(ValidationError):
+        session_policies({"PolicyArns": [same] * 11})

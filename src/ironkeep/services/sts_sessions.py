@@ -64,10 +64,12 @@ class SessionPolicies:
 
 def session_policies(params: Mapping[str, Any]) -> SessionPolicies:
     """``Policy`` (parsed as a session policy: MalformedPolicyDocument) and ``PolicyArns``
-    (at most 10), within AWS's 2,048-character plaintext limit for both together."""
+    (at most 10 entries, as sent: a repeated ARN counts each time), within AWS's 2,048-character
+    plaintext limit for both together."""
     policy = params.get("Policy")
-    arns = tuple(dict.fromkeys(entry["arn"] for entry in params.get("PolicyArns") or () if entry.get("arn")))
-    if len(arns) > MAX_POLICY_ARNS:
+    given = params.get("PolicyArns") or ()
+    arns = tuple(dict.fromkeys(entry["arn"] for entry in given if entry.get("arn")))
+    if len(given) > MAX_POLICY_ARNS:
         raise ValidationError(
             "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_POLICY_ARNS}"
