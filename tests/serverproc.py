@@ -58,6 +58,7 @@ class Server:
         key: str | None = None,
         secret: str | None = None,
         token: str | None = None,
+        region: str = "us-east-1",
     ):
         import boto3
         from botocore.config import Config
@@ -65,7 +66,7 @@ class Server:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id=key or self.access_key_id,
             aws_secret_access_key=secret or self.secret_access_key,
             aws_session_token=token,

@@ -59,6 +59,29 @@ def test_assume_role_response_and_the_role_policies_apply(server, iam):
     assert used["Region"] == "us-east-1" and used["LastUsedDate"] >= before
 
 
+def test_role_last_used_moves_once_a_minute_per_region(server, iam):
+    """Assumed again within the minute, from the same region, the role keeps its RoleLastUsed;
+    from another region, it moves at once."""
+    user, _, _ = make_user(server, iam)
+    role = make_role(iam, trust(user["Arn"]))
+    key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
+
+    def sts_in(region):
+        return server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"], region=region)
+
+    def last_used():
+        return iam.get_role(RoleName=role["RoleName"])["Role"]["RoleLastUsed"]
+
+    sts_in("us-east-1").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")
+    first = last_used()
+    time.sleep(1.1)  # a later second: a write would show
+    sts_in("us-east-1").assume_role(RoleArn=role["Arn"], RoleSessionName="s2")
+    assert last_used() == first
+    sts_in("eu-west-3").assume_role(RoleArn=role["Arn"], RoleSessionName="s3")
+    moved = last_used()
+    assert moved["Region"] == "eu-west-3" and moved["LastUsedDate"] > first["LastUsedDate"]
+
+
 def test_trust_policy_denial_and_unknown_role_answer_alike(server, iam):
     user, sts, _ = make_user(server, iam)
     someone_else, _, _ = make_user(server, iam)

@@ -28,7 +28,7 @@ Decisions where AWS leaves room, or where Ironkeep follows observed behaviour:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
@@ -40,8 +40,10 @@ from ironkeep.errors import AccessDenied, ValidationError
 from ironkeep.model import aws_policies
 from ironkeep.model.arns import parse_iam_arn
 from ironkeep.services import authz
+from ironkeep.services.common import utc
 from ironkeep.services.context import CallContext
 from ironkeep.services.entities import find_managed_policy, find_role
+from ironkeep.services.principals import KEY_USE_GRANULARITY
 from ironkeep.services.registry import operation
 from ironkeep.services.sts_sessions import (
     SessionPolicies,
@@ -228,7 +230,8 @@ def assume_role(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         "Credentials": issue_credentials(ctx, session),
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
     }
-    ctx.tx.execute(_ROLE_USED, {"role": role.id, "at": ctx.now, "region": ctx.region})
+    if _role_use_is_news(role, ctx.now, ctx.region):
+        ctx.tx.execute(_ROLE_USED, {"role": role.id, "at": ctx.now, "region": ctx.region})
     if policies or tags.tags:
         out["PackedPolicySize"] = packed
     if source:
@@ -241,6 +244,14 @@ _ROLE_USED = (
     .where(t.roles.c.id == bindparam("role"))
     .values(last_used_at=bindparam("at"), last_used_region=bindparam("region"))
 )
+
+
+def _role_use_is_news(role: Row[Any], now: datetime, region: str) -> bool:
+    """Whether AssumeRole moves the role's RoleLastUsed: at most once a minute per role and
+    region, as access keys' last use (KEY_USE_GRANULARITY); a role assumed again and again then
+    costs no write each time. AWS itself reports RoleLastUsed hours late."""
+    last = utc(role.last_used_at)
+    return last is None or role.last_used_region != region or now - last >= KEY_USE_GRANULARITY
 
 
 # -- GetSessionToken -------------------------------------------------------------------------------
