@@ -247,9 +247,9 @@ _ROLE_USED = (
 
 
 def _role_use_is_news(role: Row[Any], now: datetime, region: str) -> bool:
-    """Whether AssumeRole moves the role's RoleLastUsed: at most once a minute per role and
-    region, as access keys' last use (KEY_USE_GRANULARITY); a role assumed again and again then
-    costs no write each time. AWS itself reports RoleLastUsed hours late."""
+    """Whether AssumeRole moves the role's RoleLastUsed (its date and Region, as AWS reports
+    them): at most once a minute per role and region, as access keys' last use
+    (KEY_USE_GRANULARITY), so a role assumed again and again costs no write each time."""
     last = utc(role.last_used_at)
     return last is None or role.last_used_region != region or now - last >= KEY_USE_GRANULARITY
 
