@@ -120,6 +120,20 @@ def test_response_shape_and_credentials(fed, issuer, provider_arn, role):
     )
 
 
+def test_web_identity_moves_role_last_used_once_a_minute(fed, issuer, provider_arn):
+    """AssumeRoleWithWebIdentity sets the role's RoleLastUsed; assumed again within the minute
+    (from the same region), it leaves it as it was."""
+    role = make_role(fed, trust(provider_arn, issuer.host))
+    iam = fed.client("iam")
+    assert iam.get_role(RoleName=role["RoleName"])["Role"]["RoleLastUsed"] == {}
+    assume(fed, role["Arn"], issuer.mint(sub="user-1", aud=[CLIENT]))
+    first = iam.get_role(RoleName=role["RoleName"])["Role"]["RoleLastUsed"]
+    assert first["Region"] == "us-east-1"
+    time.sleep(1.1)  # a later second: a write would show
+    assume(fed, role["Arn"], issuer.mint(sub="user-2", aud=[CLIENT]))
+    assert iam.get_role(RoleName=role["RoleName"])["Role"]["RoleLastUsed"] == first
+
+
 def test_role_policies_apply_to_the_session(fed, issuer, provider_arn):
     iam = fed.client("iam")
     role = make_role(fed, trust(provider_arn, issuer.host))

@@ -28,7 +28,7 @@ Decisions where AWS leaves room, or where Ironkeep follows observed behaviour:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
@@ -230,8 +230,7 @@ def assume_role(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         "Credentials": issue_credentials(ctx, session),
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
     }
-    if _role_use_is_news(role, ctx.now, ctx.region):
-        ctx.tx.execute(_ROLE_USED, {"role": role.id, "at": ctx.now, "region": ctx.region})
+    note_role_use(ctx, role)
     if policies or tags.tags:
         out["PackedPolicySize"] = packed
     if source:
@@ -246,12 +245,14 @@ _ROLE_USED = (
 )
 
 
-def _role_use_is_news(role: Row[Any], now: datetime, region: str) -> bool:
-    """Whether AssumeRole moves the role's RoleLastUsed (its date and Region, as AWS reports
-    them): at most once a minute per role and region, as access keys' last use
-    (KEY_USE_GRANULARITY), so a role assumed again and again costs no write each time."""
+def note_role_use(ctx: CallContext, role: Row[Any]) -> None:
+    """The role was assumed (AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity): move its
+    RoleLastUsed (its date and Region, as AWS reports them), at most once a minute per role and
+    region, as access keys' last use (KEY_USE_GRANULARITY), so that a role assumed again and
+    again costs no write each time. ``role`` is the row the call read."""
     last = utc(role.last_used_at)
-    return last is None or role.last_used_region != region or now - last >= KEY_USE_GRANULARITY
+    if last is None or role.last_used_region != ctx.region or ctx.now - last >= KEY_USE_GRANULARITY:
+        ctx.tx.execute(_ROLE_USED, {"role": role.id, "at": ctx.now, "region": ctx.region})
 
 
 # -- GetSessionToken -------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from sqlalchemy import Row, update
+from sqlalchemy import Row
 
 from ironkeep.auth import session_tokens
 from ironkeep.auth.saml_metadata import (
@@ -82,7 +82,7 @@ from ironkeep.services.iam_oidc_providers import (
 )
 from ironkeep.services.iam_saml_providers import find_provider as find_saml_provider
 from ironkeep.services.registry import operation
-from ironkeep.services.sts_core import MAX_DURATION_MESSAGE, check_policy_arns, role_by_arn
+from ironkeep.services.sts_core import MAX_DURATION_MESSAGE, check_policy_arns, note_role_use, role_by_arn
 from ironkeep.services.sts_sessions import (
     SessionPolicies,
     SessionTags,
@@ -92,7 +92,6 @@ from ironkeep.services.sts_sessions import (
     session_tags,
     tag_context,
 )
-from ironkeep.store import schema as t
 
 __all__ = ["ExpiredTokenException", "IDPCommunicationError", "IDPRejectedClaim", "InvalidIdentityToken"]
 
@@ -213,11 +212,7 @@ def issue_role_session(ctx: CallContext, role: Row[Any], request: SessionRequest
         "Credentials": issue_credentials(ctx, session),
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
     }
-    ctx.tx.execute(
-        update(t.roles)
-        .where(t.roles.c.id == role.id)
-        .values(last_used_at=ctx.now, last_used_region=ctx.region)
-    )
+    note_role_use(ctx, role)
     if request.policies or request.tags.tags:
         out["PackedPolicySize"] = packed
     if request.source_identity:
