@@ -69,7 +69,6 @@ def audit_caller(caller: Caller | None) -> records.Caller | None:
 
 
 def build(
-    *,
     service: str,
     operation: str,
     now: datetime,
@@ -123,7 +122,7 @@ def row_of(
     user_agent: str = "",
 ) -> _EventRows:
     """The rows of :func:`build`'s record of a call (as :func:`_event_row` gives them), from the
-    same fields, by name or in this order. A successful read's text is filled into its caller's
+    same fields, by name or in the same order. A successful read's text is filled into its caller's
     template (:mod:`ironkeep.audit.templates`), with the index columns the template's record
     has: the same rows, for a fraction of the work."""
     if (
@@ -157,24 +156,11 @@ def row_of(
                 if len(names) == 1:
                     return row, [(event_id, names[0][0], names[0][1])]
                 return row, [(event_id, kind, value) for kind, value in names]
-    return _event_row(
-        build(
-            service=service,
-            operation=operation,
-            now=now,
-            request_id=request_id,
-            account_id=account_id,
-            read_only=read_only,
-            caller=caller,
-            access_key_id=access_key_id,
-            parameters=parameters,
-            output=output,
-            error=error,
-            region=region,
-            source_ip=source_ip,
-            user_agent=user_agent,
-        )
-    )
+    record = build(
+        service, operation, now, request_id, account_id, read_only, caller, access_key_id,
+        parameters, output, error, region, source_ip, user_agent,
+    )  # fmt: skip
+    return _event_row(record)
 
 
 def _logged_parameters(
