@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from sqlalchemy import select
 
 FORMATS = ("jsonl", "cloudtrail")
@@ -132,11 +133,14 @@ def _sqlite_file(url: str) -> Path:
 def records(
     store: Any, start: datetime | None, end: datetime | None, account_id: str | None = None
 ) -> Iterator[str]:
-    """The records (JSON text, as stored) of the range, oldest first, streamed."""
+    """The records (JSON text, as stored) of the range, oldest first (by time, then event id),
+    streamed. A row holds a record or a run of them, all of its second (see
+    :mod:`ironkeep.services.cloudtrail_lookup`): a second's records are sorted before they go."""
+    from ironkeep.audit.lookup import record_texts
     from ironkeep.store import schema as t
 
     events = t.audit_events
-    stmt = select(events.c.record)
+    stmt = select(events.c.event_time, events.c.event_id, events.c.record)
     if account_id:
         stmt = stmt.where(events.c.account_id == account_id)
     if start is not None:
@@ -144,8 +148,24 @@ def records(
     if end is not None:
         stmt = stmt.where(events.c.event_time <= end)
     stmt = stmt.order_by(events.c.event_time, events.c.event_id)
+    second: Any = None
+    held: list[tuple[str, str]] = []  # (event id, text) of the second being read
     with store.transaction(write=False) as tx:
-        yield from tx.execution_options(yield_per=1000).execute(stmt).scalars()
+        for when, event_id, stored in tx.execution_options(yield_per=1000).execute(stmt):
+            if when != second:
+                yield from _in_order(held)
+                held, second = [], when
+            texts = record_texts(stored)
+            if len(texts) == 1:
+                held.append((event_id, stored))
+            else:
+                held += [(orjson.loads(text)["eventID"], text) for text in texts]
+    yield from _in_order(held)
+
+
+def _in_order(held: list[tuple[str, str]]) -> Iterator[str]:
+    held.sort(key=lambda item: item[0])
+    return (text for _, text in held)
 
 
 def write_records(lines: Iterator[str], out: IO[str], fmt: str) -> int:

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ironkeep.app import Pipeline, RawRequest, _Call
+from ironkeep.audit.lookup import record_texts
 from ironkeep.services import audit_trail
 from ironkeep.store import schema
 
@@ -32,9 +33,15 @@ def _record(account: str, n: int) -> Any:
     )
 
 
-def _count(store) -> int:
+def _texts(store) -> list[str]:
+    """Every record written (JSON text): a row holds one, or a run of them (one per line)."""
     with store.transaction(write=False) as tx:
-        return int(tx.execute(select(func.count()).select_from(schema.audit_events)).scalar_one())
+        stored = tx.execute(select(schema.audit_events.c.record)).scalars()
+        return [text for value in stored for text in record_texts(value)]
+
+
+def _count(store) -> int:
+    return len(_texts(store))
 
 
 def test_flush_returns_once_everything_before_it_is_committed(store, account) -> None:
@@ -99,19 +106,49 @@ def test_flush_does_not_wait_out_the_linger(store, account) -> None:
 
 
 def test_a_record_the_store_refuses_costs_only_itself(store, account) -> None:
-    """A batch the store refuses (here, the 30th record repeats the 20th's event id, past the first
-    slice the writer built and inserted) is written again a record at a time: every other record is
-    kept, the refused one is logged and left out, and flush() still returns."""
+    """A batch the store refuses (here, the 30th record holds a lone surrogate, which no store can
+    encode, past the first slice the writer built) is written again a record at a time: every
+    other record is kept, the refused one is logged and left out, and flush() still returns."""
     writer = audit_trail.AuditWriter(store, batch=100, linger=60)
     rows = [audit_trail._event_row(_record(account, n)()) for n in range(40)]
-    (_, *rest), names = rows[19]
-    rows[29] = ((rows[19][0][0], *rest), [(rows[19][0][0], kind, value) for _, kind, value in names])
+    (event_id, *columns, text), names = rows[29]
+    rows[29] = ((event_id, *columns, text.replace('"u29"', '"\ud800"')), names)
     for made in rows:
         writer.submit(lambda made=made: made)
     writer.flush()
+    ids = {json.loads(text)["eventID"] for text in _texts(store)}
+    assert ids == {row[0][0] for n, row in enumerate(rows) if n != 29} and _count(store) == 39
+
+
+def test_a_callers_reads_of_one_second_share_a_row(store, account) -> None:
+    """Records alike in every indexed column and name but the event id are written as one row
+    (a run): its event id is the first of theirs, its text theirs one per line in id order; a
+    record that differs (another operation) keeps a row of its own."""
+    writer = audit_trail.AuditWriter(store, batch=100, linger=60)
+    now = datetime(2026, 11, 30, 1, 2, 3, 500000, tzinfo=UTC)
+    for n in range(5):
+        writer.submit(
+            lambda n=n: audit_trail.row_of(
+                "iam", "GetUser", now, f"r{n}", account, True, None, None, {"UserName": f"u{n}"}, None
+            )
+        )
+    writer.submit(
+        lambda: audit_trail.row_of("iam", "ListUsers", now, "r9", account, True, None, None, {}, None)
+    )
+    writer.flush()
     with store.transaction(write=False) as tx:
-        ids = set(tx.execute(select(schema.audit_events.c.event_id)).scalars())
-    assert ids == {row[0][0] for row in rows} and _count(store) == 39
+        rows = tx.execute(
+            select(
+                schema.audit_events.c.event_id, schema.audit_events.c.event_name, schema.audit_events.c.record
+            )
+        ).all()
+    assert sorted(name for _, name, _ in rows) == ["GetUser", "ListUsers"]
+    [(first, _, stored)] = [row for row in rows if row[1] == "GetUser"]
+    records = [json.loads(text) for text in record_texts(stored)]
+    ids = [record["eventID"] for record in records]
+    assert len(records) == 5 and ids == sorted(ids) and first == ids[0]
+    assert sorted(record["requestID"] for record in records) == [f"r{n}" for n in range(5)]
+    assert {record["eventTime"] for record in records} == {"2026-11-30T01:02:03Z"}
 
 
 def test_a_reads_pending_record_holds_neither_the_request_nor_the_output() -> None:

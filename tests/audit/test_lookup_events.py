@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iam_helpers import allow, policy
-from ironkeep.audit.lookup import LOOKUP_ATTRIBUTE_KEYS, lookup_events, parse_lookup
+from ironkeep.audit.lookup import LOOKUP_ATTRIBUTE_KEYS, lookup_events, parse_lookup, record_texts
 from ironkeep.services import audit_trail
 from ironkeep.services.audit_retention import Pruner, RetentionSettingError, prune, retention_days
 from ironkeep.services.cloudtrail_lookup import derive_token_key, lookup
@@ -337,13 +337,16 @@ def _record(rng: random.Random, index: int) -> dict[str, Any]:
     if rng.random() < 0.6:
         kind, prefix = rng.choice((("AWS::IAM::User", "user"), ("AWS::IAM::Role", "role")))
         resources.append({"type": kind, "ARN": f"arn:aws:iam::{account}:{prefix}/{rng.choice(NAMES)}"})
+    when = T0 + timedelta(seconds=rng.randrange(40), milliseconds=rng.randrange(1000))  # many ties
     record = {
         "eventVersion": "1.11",
         "userIdentity": identity,
-        "eventTime": (T0 + timedelta(seconds=rng.randrange(40))).strftime("%Y-%m-%dT%H:%M:%SZ"),  # many ties
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "sts.amazonaws.com" if operation == "AssumeRole" else "iam.amazonaws.com",
         "eventName": operation,
-        "eventID": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        # as the trail makes them (the millisecond of the event, then random bits); or, as an older
+        # trail's rows have them, random
+        "eventID": _v7(when, rng) if index % 4 else str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "readOnly": operation.startswith(("Get", "List")),
         "recipientAccountId": account,
         "eventCategory": "Management",
@@ -353,10 +356,34 @@ def _record(rng: random.Random, index: int) -> dict[str, Any]:
     return record
 
 
+def _v7(when: datetime, rng: random.Random) -> str:
+    """An event id as :func:`ironkeep.audit.records.event_id_at` makes it, from ``rng``."""
+    ms = (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    return str(uuid.UUID(int=ms << 80 | 7 << 76 | rng.getrandbits(12) << 64 | 2 << 62 | rng.getrandbits(62)))
+
+
+def _repeats(rng: random.Random, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records alike but for their ids (and their milliseconds): the trail writes them as runs."""
+    out = []
+    for record in records[::7]:
+        if record["eventID"][14] == "7":
+            when = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+            out += [{**record, "eventID": _v7(when + timedelta(milliseconds=rng.randrange(1000)), rng)}
+                    for _ in range(3)]  # fmt: skip
+    return out
+
+
 _RNG = random.Random(20260301)
 RECORDS = [_record(_RNG, i) for i in range(160)]
+RECORDS += _repeats(_RNG, RECORDS)
 VALUES = {
-    "EventId": [RECORDS[3]["eventID"], RECORDS[50]["eventID"], str(uuid.UUID(int=1))],
+    "EventId": [
+        RECORDS[3]["eventID"],  # as the trail makes ids
+        RECORDS[-1]["eventID"],  # one of a run
+        RECORDS[4]["eventID"],  # as an older trail made them
+        str(uuid.UUID(int=1)),
+        _v7(T0 + timedelta(seconds=5), _RNG),  # of a second with records, but none of them
+    ],
     "EventName": [*OPERATIONS, "createuser"],
     "ReadOnly": ["true", "false", "TRUE", "maybe"],
     "Username": [*NAMES, "root", "Admin", "ops", "carol"],
@@ -416,6 +443,29 @@ def test_sql_pages_match_the_reference(trail_store, params, account):
     assert len(flat) == len(set(flat))
 
 
+def test_every_event_is_found_by_its_id(trail_store):
+    """EventId finds each record alone, whether it has a row of its own or is one of a run."""
+    with trail_store.transaction(write=False) as tx:
+        for record in RECORDS:
+            attributes = [{"AttributeKey": "EventId", "AttributeValue": record["eventID"]}]
+            found = lookup(tx, record["recipientAccountId"], {"LookupAttributes": attributes}, KEY)
+            assert [e["EventId"] for e in found["Events"]] == [record["eventID"]]
+            assert json.loads(found["Events"][0]["CloudTrailEvent"]) == record
+
+
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_export_gives_every_record_of_a_range_oldest_first(trail_store, account):
+    """``ironkeep audit export``'s reading of the trail: by time, then event id, runs or rows."""
+    from ironkeep.audit_export import records
+
+    start, end = T0 + timedelta(seconds=5), T0 + timedelta(seconds=30)
+    expected = sorted(
+        (r for r in RECORDS if r["recipientAccountId"] == account and "00:00:05Z" <= r["eventTime"][-9:] <= "00:00:30Z"),
+        key=lambda r: (r["eventTime"], r["eventID"]),
+    )  # fmt: skip
+    assert [json.loads(text) for text in records(trail_store, start, end, account)] == expected
+
+
 def test_retention_prunes_old_events_and_their_names(trail_store):
     with trail_store.transaction(write=False) as tx:
         before = lookup(
@@ -440,7 +490,7 @@ def test_retention_prunes_old_events_and_their_names(trail_store):
             .select_from(t.audit_event_names)
             .where(t.audit_event_names.c.event_id.not_in(left))
         ).scalar()
-    assert left == {r["eventID"] for r in RECORDS} - {r["eventID"] for r in old}
+    assert stored_ids(trail_store) == {r["eventID"] for r in RECORDS} - {r["eventID"] for r in old}
     assert orphans == 0
     assert prune(trail_store, now, 90) == 0
     assert prune(trail_store, now + timedelta(days=3650), 0) == 0  # 0 keeps every event
@@ -455,7 +505,7 @@ def test_pruner_prunes_at_start_in_its_own_thread(trail_store):
         with trail_store.transaction(write=False) as tx:
             return int(tx.execute(select(func.count()).select_from(t.audit_events)).scalar() or 0)
 
-    assert count() == len(RECORDS)
+    assert len(stored_ids(trail_store)) == len(RECORDS) and count() > 0
     pruner = Pruner(trail_store, 1, clock=lambda: T0 + timedelta(days=2)).start()
     try:
         deadline = time.monotonic() + 10
@@ -475,8 +525,30 @@ def test_retention_setting():
             retention_days({"IRONKEEP_AUDIT_RETENTION_DAYS": bad})
 
 
-@pytest.fixture()
-def trail_store(store):
+@pytest.fixture(params=["rows", "runs"])
+def trail_store(store, request):
+    """The store holding RECORDS: a row each, or as the batch writer writes them, records alike
+    but for their ids merged into runs (ids of an older trail's kind stay in rows of their own,
+    as the writer never made runs of them)."""
     with store.transaction() as tx:
-        audit_trail.write_many(tx, RECORDS)
+        if request.param == "rows":
+            audit_trail.write_many(tx, RECORDS)
+        else:
+            old = [r for r in RECORDS if r["eventID"][14] != "7"]
+            new = [audit_trail._event_row(r) for r in RECORDS if r["eventID"][14] == "7"]
+            runs = audit_trail._runs(new)
+            assert len(runs) < len(new)  # some runs are made
+            audit_trail.write_many(tx, old)
+            audit_trail._insert(tx, runs)
     return store
+
+
+def stored_ids(store: Any) -> set[str]:
+    """The event ids of every record in the store."""
+    from sqlalchemy import select
+
+    from ironkeep.store import schema as t
+
+    with store.transaction(write=False) as tx:
+        stored = tx.execute(select(t.audit_events.c.record)).scalars()
+        return {json.loads(text)["eventID"] for value in stored for text in record_texts(value)}

@@ -123,6 +123,12 @@ def resource_index(
     return resources, tuple(dict.fromkeys(t for t, _ in resources)), tuple(dict.fromkeys(names))
 
 
+def record_texts(stored: str) -> list[str]:
+    """The records (JSON text) in one ``audit_events.record`` value: a record, or a run's records,
+    one per line (compact JSON holds no line break)."""
+    return stored.split("\n")
+
+
 def parse_time(text: str) -> datetime:
     """``2024-05-06T07:08:09Z`` → an aware UTC datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

