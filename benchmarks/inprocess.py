@@ -3,7 +3,8 @@
 A real server prepares a data directory (an IAM user with a policy and a key, 50 users), then this
 process builds the same app (``ironkeep.server.build``) on that store and drives signed GetUser
 requests through its ASGI interface. With the audit trail on, records are written on this thread
-in batches of ``--batch`` (what the writer thread does), so that all the work is counted.
+in batches of ``--batch``, merged into runs as the writer thread does, so that all the work is
+counted.
 
     python3 benchmarks/inprocess.py [--requests 3000] [--trail on|off] [--batch 20]
 
@@ -91,7 +92,7 @@ def main() -> None:
             records = [make() for make in pending]
             pending.clear()
             with pipeline.store.transaction(write=True) as tx:
-                audit_trail.write_many(tx, records)
+                audit_trail.write_runs(tx, records)
 
     if pipeline.audit_writer is not None:
         pipeline.audit_writer.submit = submit

@@ -350,6 +350,12 @@ def write_many(tx: Connection, records: list[dict[str, Any]] | list[_EventRows])
     _insert(tx, [_event_row(record) if isinstance(record, dict) else record for record in records])
 
 
+def write_runs(tx: Connection, records: list[dict[str, Any]] | list[_EventRows]) -> None:
+    """Records (or their rows), in the caller's transaction, as the batch writer writes them:
+    those alike but for their ids merged into runs (:func:`_runs`)."""
+    _insert(tx, _runs([_event_row(record) if isinstance(record, dict) else record for record in records]))
+
+
 # records as _event_row gives them
 _Rows = list[_EventRows]
 
@@ -468,7 +474,7 @@ class AuditWriter:
             built += _built(makers[start : start + _SLICE])
         try:
             with self.store.transaction(write=True) as tx:
-                _insert(tx, _runs(built))
+                write_runs(tx, built)
             return
         except Exception:
             pass
