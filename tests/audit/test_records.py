@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ironkeep.audit.elements import cloudtrail_name, java_date
 from ironkeep.audit.records import (
@@ -489,3 +491,29 @@ def test_event_ids_are_uuids_that_sort_by_time() -> None:
         assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
     assert ids[2][:13] == "018bcfe5-6800"  # 1,700,000,000,000 ms in the first 48 bits
     assert len({new_event_id() for _ in range(10_000)}) == 10_000
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+    )
+)
+def test_an_event_id_tells_its_events_second(when: datetime) -> None:
+    """``event_id_at`` puts the event's own millisecond in the id, and ``event_id_second`` reads
+    back the second: a look-up by EventId finds a run's records in that second's rows."""
+    from ironkeep.audit.records import event_id_at, event_id_second
+
+    event_id = event_id_at(when)
+    assert uuid.UUID(event_id).version == 7
+    assert event_id_second(event_id) == when.replace(microsecond=0)
+    record = build_record(call("iam", "GetUser", time=when))
+    assert event_id_second(record["eventID"]) == when.replace(microsecond=0)
+
+
+def test_only_ids_the_trail_makes_tell_a_second() -> None:
+    from ironkeep.audit.records import event_id_at, event_id_second
+
+    made = event_id_at(datetime(2026, 11, 30, 1, 2, 3, 999_999, tzinfo=UTC))
+    assert event_id_second(made) == datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
+    for other in (str(uuid.UUID(int=7, version=4)), made.upper(), made[:-1], made + "0", "", "e-1"):
+        assert event_id_second(other) is None
