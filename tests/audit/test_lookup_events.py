@@ -451,6 +451,36 @@ def test_every_event_is_found_by_its_id(trail_store):
             found = lookup(tx, record["recipientAccountId"], {"LookupAttributes": attributes}, KEY)
             assert [e["EventId"] for e in found["Events"]] == [record["eventID"]]
             assert json.loads(found["Events"][0]["CloudTrailEvent"]) == record
+            when = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+            for start, end, shown in (
+                (when, when, 1),
+                (when + timedelta(seconds=1), None, 0),
+                (None, when - timedelta(seconds=1), 0),
+            ):
+                bounded = {
+                    "LookupAttributes": attributes,
+                    **({"StartTime": start} if start else {}),
+                    **({"EndTime": end} if end else {}),
+                }
+                found = lookup(tx, record["recipientAccountId"], bounded, KEY)
+                assert len(found["Events"]) == shown
+
+
+def test_an_event_id_is_looked_up_in_its_indexes(store):
+    """On SQLite, the rows that may hold an event id are found through the event-id index and the
+    account's time index at that second, not by walking every row of the account."""
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's query plan")
+    from ironkeep.audit.records import event_id_at
+    from ironkeep.services.cloudtrail_lookup import event_statement
+
+    statement = event_statement(ACCOUNTS[0], event_id_at(T0))
+    sql = str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    with store.engine.connect() as connection:
+        plan = [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert len(searches) == 2 and all(step.startswith("SEARCH") for step in searches), plan
+    assert "(event_id=?)" in searches[0] and "(account_id=? AND event_time=?" in searches[1], plan
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)

@@ -68,7 +68,8 @@ def lookup_statement(
     """The SQL of up to ``limit`` rows (event time, event id, records) of ``account_id`` that hold
     the records matching ``query``, newest first, after ``query.after`` and after ``before`` (the
     last row read). A row is a record or a run of them (:func:`ironkeep.audit.lookup.record_texts`),
-    which share every column but the event id: the row has the first of theirs."""
+    which share every column but the event id: the row has the first of theirs. (An ``EventId``
+    is looked up by :func:`event_statement`.)"""
     e = _EVENTS.c
     stmt = select(e.event_time, e.event_id, e.record).where(e.account_id == account_id)
     if query.event_category is not None:  # Insights events: Ironkeep has none
@@ -79,9 +80,7 @@ def lookup_statement(
         stmt = stmt.where(e.event_time <= query.end_time)
     key, value = query.attribute_key, query.attribute_value
     if key is not None and value is not None:
-        if key == "EventId":
-            stmt = stmt.where(_holds_event(value))
-        elif key in _COLUMNS:
+        if key in _COLUMNS:
             stmt = stmt.where(_COLUMNS[key] == value)
         elif key == "ReadOnly":
             wanted = value.lower()
@@ -100,19 +99,22 @@ def lookup_statement(
     return stmt.order_by(e.event_time.desc(), e.event_id.desc()).limit(limit)
 
 
-def _holds_event(event_id: str) -> Any:
-    """Rows holding the record ``event_id``: the row of that id, or a run of the id's second
-    (:func:`ironkeep.audit.records.event_id_second`) whose text holds it."""
-    exact = _EVENTS.c.event_id == event_id
+def event_statement(account_id: str, event_id: str) -> Select[Any]:
+    """The SQL of the rows of ``account_id`` that may hold the record ``event_id`` (a few at
+    most, in no order): the row of that id, or a run of the id's second
+    (:func:`ironkeep.audit.records.event_id_second`) whose text holds it. Nothing else narrows it
+    in SQL, so that SQLite looks each of the two up in its own index."""
+    e = _EVENTS.c
+    holds = e.event_id == event_id
     second = event_id_second(event_id)
-    if second is None:  # not an id the trail makes: only a row of its own can have it
-        return exact
-    in_run = and_(
-        _EVENTS.c.event_time == second,
-        _EVENTS.c.event_id < event_id,
-        _EVENTS.c.record.like(f'%"eventID":"{event_id}"%'),  # hex digits and dashes only
-    )
-    return or_(exact, in_run)
+    if second is not None:  # an id the trail makes: it may be in a run
+        in_run = and_(
+            e.event_time == second,
+            e.event_id < event_id,
+            e.record.like(f'%"eventID":"{event_id}"%'),  # hex digits and dashes only
+        )
+        holds = or_(holds, in_run)
+    return select(e.event_time, e.event_id, e.record).where(e.account_id == account_id, holds)
 
 
 def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[dict[str, Any]]:
@@ -120,7 +122,8 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
     newest first until a second older than the page's records begins; then the records of those
     rows (a run's interleave with others of its second) are sorted by time and event id."""
     want = query.max_results + 1
-    wanted_id = query.attribute_value if query.attribute_key == "EventId" else None
+    if query.attribute_key == "EventId" and query.attribute_value is not None:
+        return _event(tx, account_id, query, query.attribute_value)
     after = query.after
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     second = None
@@ -135,14 +138,33 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
             for text in record_texts(stored):
                 record = orjson.loads(text)
                 event_id = record["eventID"]
-                if wanted_id is not None and event_id != wanted_id:
-                    continue  # another record of the run
                 if after is not None and (when, event_id) >= (after.event_time, after.event_id):
                     continue  # on a page already given
                 found.append((when, event_id, record))
         if len(rows) < want:
             return _newest(found, want)
         before = (rows[-1][0], rows[-1][1])
+
+
+def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -> list[dict[str, Any]]:
+    """The record ``event_id`` as a page, if the query's other terms admit it."""
+    if query.event_category is not None:  # Insights events: Ironkeep has none
+        return []
+    found = []
+    for when, _, stored in tx.execute(event_statement(account_id, event_id)):
+        if (query.start_time is not None and when < query.start_time) or (
+            query.end_time is not None and when > query.end_time
+        ):
+            continue
+        for text in record_texts(stored):
+            record = orjson.loads(text)
+            after = query.after
+            if record["eventID"] != event_id:
+                continue  # another record of the run
+            if after is not None and (when, event_id) >= (after.event_time, after.event_id):
+                continue  # on a page already given
+            found.append((when, event_id, record))
+    return _newest(found, query.max_results + 1)
 
 
 def _newest(found: list[tuple[datetime, str, dict[str, Any]]], count: int) -> list[dict[str, Any]]:
