@@ -128,8 +128,9 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     second = None
     before = None
+    limit = min(want, _FIRST_ROWS)
     while True:
-        rows = tx.execute(lookup_statement(account_id, query, want, before)).all()
+        rows = tx.execute(lookup_statement(account_id, query, limit, before)).all()
         for when, _, stored in rows:
             if when != second:
                 if len(found) >= want:  # every later row is older than all of these
@@ -141,9 +142,14 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
                 if after is not None and (when, event_id) >= (after.event_time, after.event_id):
                     continue  # on a page already given
                 found.append((when, event_id, record))
-        if len(rows) < want:
+        if len(rows) < limit:
             return _newest(found, want)
         before = (rows[-1][0], rows[-1][1])
+        limit = want
+
+
+# rows read first: a run may hold hundreds of records, enough for a page, and its text is long
+_FIRST_ROWS = 8
 
 
 def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -> list[dict[str, Any]]:
