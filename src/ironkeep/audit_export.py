@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from sqlalchemy import select
 
 FORMATS = ("jsonl", "cloudtrail")
@@ -136,7 +135,7 @@ def records(
     """The records (JSON text, as stored) of the range, oldest first (by time, then event id),
     streamed. A row holds a record or a run of them, all of its second (see
     :mod:`ironkeep.services.cloudtrail_lookup`): a second's records are sorted before they go."""
-    from ironkeep.audit.lookup import record_texts
+    from ironkeep.audit.lookup import record_event_id, record_texts
     from ironkeep.store import schema as t
 
     events = t.audit_events
@@ -159,7 +158,7 @@ def records(
             if len(texts) == 1:
                 held.append((event_id, stored))
             else:
-                held += [(orjson.loads(text)["eventID"], text) for text in texts]
+                held += [(record_event_id(text), text) for text in texts]
     yield from _in_order(held)
 
 

@@ -517,3 +517,23 @@ def test_only_ids_the_trail_makes_tell_a_second() -> None:
     assert event_id_second(made) == datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
     for other in (str(uuid.UUID(int=7, version=4)), made.upper(), made[:-1], made + "0", "", "e-1"):
         assert event_id_second(other) is None
+
+
+@given(
+    value=st.text(),
+    operation=st.sampled_from(["GetUser", "CreateUser", "TagUser", "NoSuchOperation"]),
+    failed=st.booleans(),
+)
+def test_a_records_event_id_is_read_from_its_text(value: str, operation: str, failed: bool) -> None:
+    """``record_event_id`` finds a record's own ``eventID`` in its text, whatever the parameters
+    (even text shaped like an ``eventID`` member) and whether or not the call failed."""
+    import orjson
+
+    from ironkeep.audit.lookup import record_event_id
+
+    parameters = {"UserName": value, "Tags": [{"Key": f'"eventID":"{value}"', "Value": value}]}
+    fields: dict[str, Any] = {"parameters": parameters, "output": {"User": {"UserName": value}}}
+    if failed:
+        fields.update(error_code="NoSuchEntity", error_message=f'"eventID":"{value}"')
+    record = build_record(call("iam", operation, **fields))
+    assert record_event_id(orjson.dumps(record).decode()) == record["eventID"]

@@ -129,6 +129,15 @@ def record_texts(stored: str) -> list[str]:
     return stored.split("\n")
 
 
+def record_event_id(text: str) -> str:
+    """The ``eventID`` of a record's compact JSON text, read without parsing it: its last
+    ``"eventID":"`` key. No string holds that text (JSON escapes a string's quotes), and of the
+    members a record may nest objects in (``requestParameters``, ``responseElements``), none comes
+    after ``eventID``; a reader that parses the record after all checks the two agree."""
+    at = text.rfind('"eventID":"') + 11
+    return text[at : text.index('"', at)]
+
+
 def parse_time(text: str) -> datetime:
     """``2024-05-06T07:08:09Z`` → an aware UTC datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -27,18 +27,21 @@ every node.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Select, and_, false, or_, select
 
-from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup, record_texts
+from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup, record_event_id, record_texts
 from ironkeep.audit.records import event_id_second
 from ironkeep.services.audit_trail import trail_reader
 from ironkeep.services.context import CallContext
 from ironkeep.services.registry import operation
 from ironkeep.store import schema as t
+
+log = logging.getLogger("ironkeep.audit")
 
 _EVENTS = t.audit_events
 _NAMES = t.audit_event_names
@@ -125,7 +128,7 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
     if query.attribute_key == "EventId" and query.attribute_value is not None:
         return _event(tx, account_id, query, query.attribute_value)
     after = query.after
-    found: list[tuple[datetime, str, dict[str, Any]]] = []
+    found: list[tuple[datetime, str, str]] = []  # (time, event id, text) of the candidates
     second = None
     before = None
     limit = min(want, _FIRST_ROWS)
@@ -137,11 +140,10 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
                     return _newest(found, want)
                 second = when
             for text in record_texts(stored):
-                record = orjson.loads(text)
-                event_id = record["eventID"]
+                event_id = record_event_id(text)  # only the page's records are parsed
                 if after is not None and (when, event_id) >= (after.event_time, after.event_id):
                     continue  # on a page already given
-                found.append((when, event_id, record))
+                found.append((when, event_id, text))
         if len(rows) < limit:
             return _newest(found, want)
         before = (rows[-1][0], rows[-1][1])
@@ -163,19 +165,28 @@ def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -
         ):
             continue
         for text in record_texts(stored):
-            record = orjson.loads(text)
             after = query.after
-            if record["eventID"] != event_id:
+            if record_event_id(text) != event_id:
                 continue  # another record of the run
             if after is not None and (when, event_id) >= (after.event_time, after.event_id):
                 continue  # on a page already given
-            found.append((when, event_id, record))
+            found.append((when, event_id, text))
     return _newest(found, query.max_results + 1)
 
 
-def _newest(found: list[tuple[datetime, str, dict[str, Any]]], count: int) -> list[dict[str, Any]]:
+def _newest(found: list[tuple[datetime, str, str]], count: int) -> list[dict[str, Any]]:
+    """The newest ``count`` of the candidates, parsed. Each should be the record its id was read
+    from (:func:`ironkeep.audit.lookup.record_event_id`); one that is not is logged, not hidden."""
     found.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [record for _, _, record in found[:count]]
+    page = []
+    for _, event_id, text in found[:count]:
+        record = orjson.loads(text)
+        if record.get("eventID") != event_id:
+            log.error(
+                "an audit record's text does not end with its eventID %r: it may be out of order", event_id
+            )
+        page.append(record)
+    return page
 
 
 def lookup(tx: Connection, account_id: str, params: dict[str, Any], key: bytes) -> dict[str, Any]:
