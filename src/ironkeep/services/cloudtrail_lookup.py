@@ -158,6 +158,7 @@ def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -
     """The record ``event_id`` as a page, if the query's other terms admit it."""
     if query.event_category is not None:  # Insights events: Ironkeep has none
         return []
+    after = query.after
     found = []
     for when, _, stored in tx.execute(event_statement(account_id, event_id)):
         if (query.start_time is not None and when < query.start_time) or (
@@ -165,7 +166,6 @@ def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -
         ):
             continue
         for text in record_texts(stored):
-            after = query.after
             if record_event_id(text) != event_id:
                 continue  # another record of the run
             if after is not None and (when, event_id) >= (after.event_time, after.event_id):
@@ -183,7 +183,7 @@ def _newest(found: list[tuple[datetime, str, str]], count: int) -> list[dict[str
         record = orjson.loads(text)
         if record.get("eventID") != event_id:
             log.error(
-                "an audit record's text does not end with its eventID %r: it may be out of order", event_id
+                "an audit record's last eventID key is not its own (%r): it may be out of order", event_id
             )
         page.append(record)
     return page
