@@ -139,7 +139,7 @@ def records(
     from ironkeep.store import schema as t
 
     events = t.audit_events
-    stmt = select(events.c.event_time, events.c.event_id, events.c.record)
+    stmt = select(events.c.event_time, events.c.record)
     if account_id:
         stmt = stmt.where(events.c.account_id == account_id)
     if start is not None:
@@ -150,15 +150,11 @@ def records(
     second: Any = None
     held: list[tuple[str, str]] = []  # (event id, text) of the second being read
     with store.transaction(write=False) as tx:
-        for when, event_id, stored in tx.execution_options(yield_per=1000).execute(stmt):
+        for when, stored in tx.execution_options(yield_per=1000).execute(stmt):
             if when != second:
                 yield from _in_order(held)
                 held, second = [], when
-            texts = record_texts(stored)
-            if len(texts) == 1:
-                held.append((event_id, stored))
-            else:
-                held += [(record_event_id(text), text) for text in texts]
+            held += [(record_event_id(text), text) for text in record_texts(stored)]
     yield from _in_order(held)
 
 

@@ -476,8 +476,8 @@ class AuditWriter:
             with self.store.transaction(write=True) as tx:
                 write_runs(tx, built)
             return
-        except Exception:
-            pass
+        except Exception:  # the store refused the batch: a transaction per record, below
+            log.warning("an audit batch was refused; writing its records one at a time")
         for row in built:
             self._write([row])
 

@@ -34,7 +34,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, and_, false, or_, select
 
-from ironkeep.audit.lookup import LookupQuery, lookup_response, parse_lookup, record_event_id, record_texts
+from ironkeep.audit.lookup import (
+    Cursor,
+    LookupQuery,
+    lookup_response,
+    parse_lookup,
+    record_event_id,
+    record_texts,
+)
 from ironkeep.audit.records import event_id_second
 from ironkeep.services.audit_trail import trail_reader
 from ironkeep.services.context import CallContext
@@ -141,9 +148,8 @@ def find_records(tx: Connection, account_id: str, query: LookupQuery) -> list[di
                 second = when
             for text in record_texts(stored):
                 event_id = record_event_id(text)  # only the page's records are parsed
-                if after is not None and (when, event_id) >= (after.event_time, after.event_id):
-                    continue  # on a page already given
-                found.append((when, event_id, text))
+                if _unseen(after, when, event_id):
+                    found.append((when, event_id, text))
         if len(rows) < limit:
             return _newest(found, want)
         before = (rows[-1][0], rows[-1][1])
@@ -166,12 +172,15 @@ def _event(tx: Connection, account_id: str, query: LookupQuery, event_id: str) -
         ):
             continue
         for text in record_texts(stored):
-            if record_event_id(text) != event_id:
-                continue  # another record of the run
-            if after is not None and (when, event_id) >= (after.event_time, after.event_id):
-                continue  # on a page already given
-            found.append((when, event_id, text))
+            # not another record of the run
+            if record_event_id(text) == event_id and _unseen(after, when, event_id):
+                found.append((when, event_id, text))
     return _newest(found, query.max_results + 1)
+
+
+def _unseen(after: Cursor | None, when: datetime, event_id: str) -> bool:
+    """Whether the record comes after the ``NextToken``'s cursor, on no page already given."""
+    return after is None or (when, event_id) < (after.event_time, after.event_id)
 
 
 def _newest(found: list[tuple[datetime, str, str]], count: int) -> list[dict[str, Any]]:
